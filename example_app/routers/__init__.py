@@ -1,0 +1,1 @@
+"""One APIRouter per resource; main.py includes them with prefixes and tags."""

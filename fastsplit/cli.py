@@ -1,0 +1,277 @@
+"""The ``fastsplit`` command line: the only module that prints or exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fastsplit import __version__
+from fastsplit.config import Config, load_config
+from fastsplit.errors import Diagnostic, FastsplitError
+from fastsplit.generator import manifest_data, render_build
+from fastsplit.model import BuildPlan
+from fastsplit.parser import load_app_spec
+from fastsplit.planner import plan_build
+from fastsplit.writer import check_out_dir, write_build
+
+app = typer.Typer(
+    name="fastsplit",
+    help="Split a FastAPI app into per-route serverless functions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+AppArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="APP",
+        help="The app as module:attribute, e.g. app.main:app (default: [tool.fastsplit] app).",
+        show_default=False,
+    ),
+]
+AppDirOpt = Annotated[
+    Path | None,
+    typer.Option("--app-dir", help="Folder to import the app from (default: current folder)."),
+]
+ProjectOpt = Annotated[
+    Path,
+    typer.Option("--project", help="Folder whose pyproject.toml has [tool.fastsplit]."),
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit with code 1 on warnings too (for CI).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+DocsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--docs/--no-docs",
+        help="Generate the docs function (/docs, /openapi.json).",
+        show_default=False,
+    ),
+]
+FallbackOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--fallback/--no-fallback",
+        help="Generate the catch-all function answering unmatched requests.",
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"fastsplit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Split a FastAPI app into per-route serverless functions."""
+
+
+@app.command()
+def routes(
+    app_ref: AppArg = None,
+    app_dir: AppDirOpt = None,
+    project: ProjectOpt = Path("."),
+    docs: DocsOpt = None,
+    fallback: FallbackOpt = None,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show how the app's routes map to functions, with every warning."""
+    plan = _run(
+        _plan, project=project, app_ref=app_ref, app_dir=app_dir, docs=docs, fallback=fallback
+    )
+    if as_json:
+        out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
+    else:
+        out_console.print(_routes_table(plan))
+    _finish(plan.diagnostics, strict=strict, quiet=as_json)
+
+
+@app.command()
+def build(
+    app_ref: AppArg = None,
+    app_dir: AppDirOpt = None,
+    project: ProjectOpt = Path("."),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: build).")
+    ] = None,
+    runtime: Annotated[str | None, typer.Option(help="Lambda runtime, e.g. python3.12.")] = None,
+    architecture: Annotated[
+        str | None, typer.Option(help="x86_64 or arm64 (default for every function).")
+    ] = None,
+    memory: Annotated[int | None, typer.Option(help="Memory in MB (128-10240).")] = None,
+    timeout: Annotated[int | None, typer.Option(help="Timeout in seconds (1-900).")] = None,
+    stage: Annotated[str | None, typer.Option(help="Deployment stage (default dev).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (default us-east-1).")] = None,
+    service: Annotated[
+        str | None, typer.Option(help="Service/stack name (default: from the app title).")
+    ] = None,
+    docs: DocsOpt = None,
+    fallback: FallbackOpt = None,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one handler per route plus serverless.yml, template.yaml and manifest.json."""
+    flags = {
+        "out": out,
+        "runtime": runtime,
+        "architecture": architecture,
+        "memory": memory,
+        "timeout": timeout,
+        "stage": stage,
+        "region": region,
+        "service": service,
+    }
+    plan, config = _run(
+        _plan_with_config,
+        project=project,
+        app_ref=app_ref,
+        app_dir=app_dir,
+        docs=docs,
+        fallback=fallback,
+        **flags,
+    )
+    _stop_on_problems(plan.diagnostics, strict=strict)
+    _run(lambda: write_build(render_build(plan), out=config.out, app_dir=config.app_dir))
+    if as_json:
+        out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
+    else:
+        out_console.print(_functions_table(plan))
+    _finish(plan.diagnostics, strict=strict, quiet=as_json)
+    if not as_json:
+        err_console.print(f"Built {len(plan.functions)} functions into {config.out}/")
+
+
+def _plan(**options: Any) -> BuildPlan:
+    return _plan_with_config(**options)[0]
+
+
+def _plan_with_config(
+    *, project: Path, app_ref: str | None, app_dir: Path | None, **flags: Any
+) -> tuple[BuildPlan, Config]:
+    config = load_config(project).with_overrides(app=app_ref, app_dir=app_dir, **flags)
+    if not config.app:
+        raise FastsplitError(
+            "no app given: pass APP (e.g. 'app.main:app') or set app in [tool.fastsplit]"
+        )
+    check_out_dir(config.out)
+    # Importing the app must not write __pycache__ folders into the user's tree.
+    sys.dont_write_bytecode = True
+    spec = load_app_spec(config.app, app_dir=config.app_dir)
+    return plan_build(spec, config), config
+
+
+def _run(func: Any, **kwargs: Any) -> Any:
+    """Call library code; a user-facing error becomes one line on stderr and exit 1."""
+    try:
+        return func(**kwargs)
+    except FastsplitError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=1) from None
+
+
+def _stop_on_problems(diagnostics: tuple[Diagnostic, ...], *, strict: bool) -> None:
+    errors = [d for d in diagnostics if d.level == "error"]
+    warnings = [d for d in diagnostics if d.level == "warning"]
+    if errors or (strict and warnings):
+        _print_diagnostics(diagnostics)
+        reason = f"{len(errors)} error(s)" if errors else f"{len(warnings)} warning(s) (--strict)"
+        err_console.print(f"Build stopped: {reason}; nothing was written.")
+        raise typer.Exit(code=1)
+
+
+def _finish(diagnostics: tuple[Diagnostic, ...], *, strict: bool, quiet: bool) -> None:
+    if not quiet:
+        _print_diagnostics(diagnostics)
+    if any(d.level == "error" for d in diagnostics) or (
+        strict and any(d.level == "warning" for d in diagnostics)
+    ):
+        raise typer.Exit(code=1)
+
+
+def _print_diagnostics(diagnostics: tuple[Diagnostic, ...]) -> None:
+    colours = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+    for diagnostic in diagnostics:
+        err_console.print(
+            f"[{colours[diagnostic.level]}]{diagnostic.level}:[/] "
+            f"{_escape(diagnostic.where)}: {_escape(diagnostic.message)}"
+        )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _routes_table(plan: BuildPlan) -> Table:
+    table = Table(title=f"{plan.spec.app}: {len(plan.functions)} functions", title_justify="left")
+    for column in ("Function", "Methods", "Path", "Endpoint", "Notes"):
+        table.add_column(column, overflow="fold")
+    notes: dict[str, list[str]] = {}
+    for diagnostic in plan.diagnostics:
+        notes.setdefault(diagnostic.where, []).append(f"{diagnostic.level}: {diagnostic.message}")
+    shown: set[str] = set()
+    for function in plan.functions:
+        if function.kind == "fallback":
+            table.add_row(
+                function.name,
+                "ANY",
+                "(no route matched)",
+                "-",
+                _escape("; ".join(notes.get("fallback", []))),
+            )
+            continue
+        for route in function.routes:
+            shown.add(route.key)
+            table.add_row(
+                function.name,
+                ", ".join(route.methods) or "ANY",
+                _escape(route.path),
+                _escape(route.endpoint),
+                _escape("; ".join(notes.get(route.key, []))),
+            )
+    for where, messages in notes.items():
+        if where not in shown and where not in ("fallback", plan.spec.app):
+            method, _, path = where.partition(" ")
+            table.add_row("-", method, _escape(path), "-", _escape("; ".join(messages)))
+    return table
+
+
+def _functions_table(plan: BuildPlan) -> Table:
+    table = Table(title="Functions", title_justify="left")
+    for column in ("Function", "Routes", "Memory", "Timeout", "Arch"):
+        table.add_column(column, overflow="fold")
+    for function in plan.functions:
+        events = ", ".join(f"{e.method} {e.path}" for e in function.events)
+        settings = function.settings
+        table.add_row(
+            function.name,
+            _escape(events),
+            f"{settings.memory} MB",
+            f"{settings.timeout} s",
+            settings.architecture,
+        )
+    return table
+
+
+def main() -> None:
+    app()

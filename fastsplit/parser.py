@@ -1,0 +1,360 @@
+"""Import the user's app and read its route table into the frozen model.
+
+This is the only module that touches live FastAPI/Starlette objects. Since FastAPI 0.137,
+routers added with ``include_router`` stay a tree in ``app.routes``
+(``fastapi.routing._IncludedRouter`` nodes whose routes carry no prefix), so routes are
+read through ``fastapi.routing.iter_route_contexts`` where it exists: it yields every
+route with its effective, prefixed path, in dispatch order. Older FastAPI flattens
+included routers into ``app.routes`` itself, which is read as is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from enum import Enum
+from pathlib import Path
+from types import CodeType, ModuleType
+from typing import Any
+
+from fastsplit.errors import AppImportError, Diagnostic
+from fastsplit.model import AppSpec, PathParam, Route, RouteKind
+from fastsplit.sources import first_party_modules, list_files
+
+MUTABLE_TYPES = (dict, list, set, bytearray)
+
+
+def load_app_spec(app_ref: str, *, app_dir: Path) -> AppSpec:
+    """Import ``module:attribute`` from ``app_dir`` and describe it as an :class:`AppSpec`."""
+    module_name, attribute = split_app_ref(app_ref)
+    app_dir = app_dir.resolve()
+    module = import_module(module_name, app_dir=app_dir)
+    app = resolve_attribute(module, attribute, app_ref)
+    return describe_app(app, app_ref=app_ref, module=module, app_dir=app_dir)
+
+
+def split_app_ref(app_ref: str) -> tuple[str, str]:
+    """``"pkg.mod:app"`` → ``("pkg.mod", "app")``, with a helpful error otherwise."""
+    module_name, sep, attribute = app_ref.partition(":")
+    names = [*module_name.split("."), attribute]
+    if not sep or not all(name.isidentifier() for name in names):
+        raise AppImportError(
+            f"APP {app_ref!r} must look like 'module:attribute', e.g. 'app.main:app'"
+        )
+    return module_name, attribute
+
+
+def import_module(module_name: str, *, app_dir: Path) -> ModuleType:
+    """Import the app module with ``app_dir`` first on ``sys.path``."""
+    if not app_dir.is_dir():
+        raise AppImportError(f"--app-dir {app_dir} is not a folder; pass the project folder")
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise AppImportError(
+                f"cannot import module {module_name!r} from {app_dir}: no such module; "
+                "check the name or pass --app-dir"
+            ) from None
+        raise AppImportError(_user_error(module_name, exc, app_dir)) from None
+    except Exception as exc:
+        raise AppImportError(_user_error(module_name, exc, app_dir)) from None
+
+
+def _user_error(module_name: str, exc: BaseException, app_dir: Path) -> str:
+    """One line naming the user's own failing line: the last frame under ``app_dir``."""
+    location = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        if path.is_absolute() and path.is_relative_to(app_dir):
+            location = f" ({path.relative_to(app_dir)}, line {frame.lineno}: {frame.line})"
+            break
+    message = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return f"importing {module_name!r} failed: {message}{location}; fix the app and retry"
+
+
+def resolve_attribute(module: ModuleType, attribute: str, app_ref: str) -> Any:
+    if not hasattr(module, attribute):
+        raise AppImportError(
+            f"module {module.__name__!r} has no attribute {attribute!r}; "
+            f"check APP {app_ref!r} (the part after ':' names the app object)"
+        )
+    obj = getattr(module, attribute)
+    from starlette.applications import Starlette
+
+    if not isinstance(obj, Starlette):
+        raise AppImportError(
+            f"{app_ref!r} is a {type(obj).__name__}, not a FastAPI or Starlette app; "
+            "point APP at the object created with FastAPI()"
+        )
+    return obj
+
+
+def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -> AppSpec:
+    module_name, attribute = split_app_ref(app_ref)
+    diagnostics: list[Diagnostic] = []
+    routes: list[Route] = []
+    for index, (original, effective) in enumerate(iter_routes(app)):
+        route = _describe_route(app, index, original, effective, diagnostics, app_dir)
+        if route is not None:
+            routes.append(route)
+            if route.kind == "api":
+                diagnostics.extend(_memory_state_warnings(route, effective))
+    title = str(getattr(app, "title", "") or "")
+    source_modules = first_party_modules(module, app_dir=app_dir)
+    return AppSpec(
+        app=app_ref,
+        module=module_name,
+        attribute=attribute,
+        title=title,
+        version=str(getattr(app, "version", "") or ""),
+        routes=tuple(routes),
+        source_modules=source_modules,
+        source_files=list_files(app_dir, source_modules),
+        redirect_slashes=bool(getattr(app.router, "redirect_slashes", True)),
+        middleware=tuple(_qualified(m.cls) for m in getattr(app, "user_middleware", [])),
+        custom_http_error_handlers=_has_custom_http_handlers(app),
+        diagnostics=tuple(diagnostics),
+    )
+
+
+def iter_routes(app: Any) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(original route, effective route)`` for every route, in dispatch order.
+
+    The effective route answers ``path``, ``methods``, ``name`` ... with prefixes and
+    router-level settings applied; on FastAPI before 0.137 it is the route itself.
+    """
+    import fastapi.routing
+
+    iter_contexts: Callable[..., Iterator[Any]] | None = getattr(
+        fastapi.routing, "iter_route_contexts", None
+    )
+    if iter_contexts is None:
+        for route in app.router.routes:
+            yield route, route
+        return
+    for context in iter_contexts(app.router.routes):
+        yield context.original_route, context
+
+
+def _describe_route(
+    app: Any,
+    index: int,
+    original: Any,
+    effective: Any,
+    diagnostics: list[Diagnostic],
+    app_dir: Path,
+) -> Route | None:
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+    from starlette.routing import Host, Mount, WebSocketRoute
+    from starlette.routing import Route as StarletteRoute
+
+    path = str(getattr(effective, "path", "") or "")
+    if isinstance(original, WebSocketRoute | APIWebSocketRoute):
+        diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"WEBSOCKET {path}",
+                "websockets are not supported on HTTP APIs; not generated",
+            )
+        )
+        return None
+    if isinstance(original, Host):
+        diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"HOST {original.host}",
+                "host routes are not supported; "
+                "not generated (route by domain in API Gateway instead)",
+            )
+        )
+        return None
+    if isinstance(original, Mount):
+        return _mount_route(index, original, effective, diagnostics, app_dir)
+    if not isinstance(original, APIRoute | StarletteRoute):
+        diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"{type(original).__name__} {path or '?'}",
+                "unknown kind of route; not generated",
+            )
+        )
+        return None
+    methods = tuple(sorted(getattr(effective, "methods", None) or ()))
+    is_docs = path in _docs_paths(app) and not isinstance(original, APIRoute)
+    kind: RouteKind = "docs" if is_docs else "api"
+    endpoint = getattr(effective, "endpoint", None)
+    extra = getattr(effective, "openapi_extra", None) or {}
+    settings = extra.get("x-fastsplit", {}) if isinstance(extra, dict) else {}
+    route = Route(
+        index=index,
+        kind=kind,
+        methods=methods,
+        path=path,
+        path_format=str(getattr(effective, "path_format", path)),
+        path_regex=effective.path_regex.pattern,
+        params=_params(effective),
+        name=str(getattr(effective, "name", "") or ""),
+        endpoint=_qualified(endpoint) if endpoint is not None else "",
+        operation_id=getattr(effective, "operation_id", None),
+        tags=tuple(_tag(tag) for tag in getattr(effective, "tags", None) or ()),
+        summary=getattr(effective, "summary", None),
+        settings=settings if isinstance(settings, dict) else {"<invalid>": settings},
+    )
+    if kind == "api" and endpoint is not None and not _importable(endpoint):
+        diagnostics.append(
+            Diagnostic(
+                "error",
+                route.key,
+                f"endpoint {route.endpoint!r} is not importable by name (a lambda or a "
+                "closure); define it as a module-level function",
+            )
+        )
+    return route
+
+
+def _mount_route(
+    index: int, original: Any, effective: Any, diagnostics: list[Diagnostic], app_dir: Path
+) -> Route | None:
+    path = str(getattr(effective, "path", original.path))
+    if path in ("", "/"):
+        diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"MOUNT {path or '/'}",
+                "a mount at the root would take every request from every other function; "
+                "not generated (mount it under a prefix)",
+            )
+        )
+        return None
+    return Route(
+        index=index,
+        kind="mount",
+        methods=(),
+        path=path,
+        path_format=path,
+        path_regex=effective.path_regex.pattern,
+        name=str(getattr(effective, "name", "") or ""),
+        endpoint=_qualified(type(original.app)),
+        assets=_static_assets(original.app, app_dir),
+    )
+
+
+def _static_assets(mounted: Any, app_dir: Path) -> tuple[str, ...]:
+    """Files a ``StaticFiles`` mount serves from under the app folder."""
+    directory = getattr(mounted, "directory", None)
+    if directory is None:
+        return ()
+    path = Path(directory).resolve()
+    if not path.is_dir() or not path.is_relative_to(app_dir):
+        return ()
+    return list_files(app_dir, (path.relative_to(app_dir).as_posix(),))
+
+
+def _docs_paths(app: Any) -> set[str]:
+    paths = set()
+    for attr in ("openapi_url", "docs_url", "redoc_url"):
+        value = getattr(app, attr, None)
+        if value:
+            paths.add(str(value))
+    redirect = getattr(app, "swagger_ui_oauth2_redirect_url", None)
+    if redirect and getattr(app, "docs_url", None):
+        paths.add(str(redirect))
+    return paths
+
+
+def _params(route: Any) -> tuple[PathParam, ...]:
+    convertors = getattr(route, "param_convertors", None) or {}
+    from starlette.convertors import CONVERTOR_TYPES
+
+    names = {type(convertor): name for name, convertor in CONVERTOR_TYPES.items()}
+    return tuple(
+        PathParam(name, names.get(type(convertor), type(convertor).__name__))
+        for name, convertor in convertors.items()
+    )
+
+
+def _tag(tag: Any) -> str:
+    return str(tag.value) if isinstance(tag, Enum) else str(tag)
+
+
+def _qualified(obj: Any) -> str:
+    target = inspect.unwrap(obj) if callable(obj) else obj
+    module = getattr(target, "__module__", None) or "?"
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}:{qualname}"
+
+
+def _importable(obj: Any) -> bool:
+    """True when ``module:qualname`` leads back to this very object."""
+    target = inspect.unwrap(obj)
+    qualname = getattr(target, "__qualname__", "")
+    if "<lambda>" in qualname or "<locals>" in qualname:
+        return False
+    found: Any = sys.modules.get(getattr(target, "__module__", "") or "")
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found is obj or found is target or inspect.unwrap(found) is target
+
+
+def _has_custom_http_handlers(app: Any) -> bool:
+    handlers = getattr(app, "exception_handlers", {}) or {}
+    if 404 in handlers or 405 in handlers:
+        return True
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    handler = handlers.get(HTTPException)
+    return handler is not None and handler is not http_exception_handler
+
+
+def _memory_state_warnings(route: Route, effective: Any) -> list[Diagnostic]:
+    """Warn about module-level dicts/lists/sets an endpoint or its dependencies use."""
+    found: dict[tuple[str, str], None] = {}
+    for func in _route_callables(effective):
+        globals_ = getattr(func, "__globals__", None)
+        code = getattr(func, "__code__", None)
+        if not isinstance(globals_, dict) or code is None:
+            continue
+        for name in sorted(_referenced_names(code)):
+            value = globals_.get(name)
+            if isinstance(value, MUTABLE_TYPES):
+                found[(name, str(globals_.get("__name__", "?")))] = None
+    return [
+        Diagnostic(
+            "warning",
+            route.key,
+            f"uses in-memory `{name}` from {module}; it is not shared between functions "
+            "— keep state in a database",
+        )
+        for name, module in found
+    ]
+
+
+def _route_callables(effective: Any) -> Iterator[Any]:
+    endpoint = getattr(effective, "endpoint", None)
+    if endpoint is not None:
+        yield inspect.unwrap(endpoint)
+    stack = [getattr(effective, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        for sub in getattr(dependant, "dependencies", []):
+            call = getattr(sub, "call", None)
+            if call is not None:
+                yield inspect.unwrap(call)
+            stack.append(sub)
+
+
+def _referenced_names(code: CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _referenced_names(const)
+    return names

@@ -1,0 +1,325 @@
+"""From the app's routes to deployable functions: names, gateway events, settings.
+
+Pure: an :class:`AppSpec` and a :class:`Config` in, a :class:`BuildPlan` out. Problems
+with single routes become diagnostics; the CLI decides whether they stop the build.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from fastsplit.config import Config, validate_route_settings
+from fastsplit.errors import ConfigError, Diagnostic
+from fastsplit.model import (
+    AppSpec,
+    BuildPlan,
+    FallbackRoute,
+    Function,
+    HttpEvent,
+    Route,
+    Settings,
+)
+from fastsplit.naming import default_name, logical_id, max_name_length, shorten
+
+RESERVED_NAMES = ("docs", "fallback")
+HTTP_API_TIMEOUT = 30
+_SEGMENT_PARAM = re.compile(r"^\{([^}:]+)(?::([^}]*))?\}$")
+_ANY_PARAM = re.compile(r"\{[^}]*\}")
+CORS_MIDDLEWARE = "starlette.middleware.cors:CORSMiddleware"
+
+
+@dataclass
+class _Draft:
+    """A function being planned (mutable while names and events are settled)."""
+
+    name: str
+    kind: str
+    routes: list[Route]
+    explicit_name: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    events: list[HttpEvent] = field(default_factory=list)
+
+
+def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
+    """Decide the functions of ``spec``; raises ConfigError for invalid settings."""
+    diagnostics = list(spec.diagnostics)
+    service = config.service or service_slug(spec)
+    limit = max_name_length(service, config.stage)
+    drafts = _route_drafts(spec, config, diagnostics)
+    if config.docs:
+        docs = [route for route in spec.routes if route.kind == "docs"]
+        if docs:
+            drafts.append(_Draft("docs", "docs", docs, explicit_name=True))
+    _settle_names(drafts, limit, diagnostics)
+    _assign_events(drafts, spec, diagnostics)
+    drafts = [draft for draft in drafts if draft.events]
+    if config.fallback:
+        fallback = _Draft("fallback", "fallback", [], explicit_name=True)
+        fallback.events = [HttpEvent("ANY", "$default")]
+        drafts.append(fallback)
+    functions = tuple(_finish(draft, config, diagnostics) for draft in drafts)
+    if not any(function.kind != "fallback" for function in functions):
+        diagnostics.append(Diagnostic("error", spec.app, "the app has no HTTP routes to split"))
+    if config.fallback and (spec.custom_http_error_handlers or spec.middleware):
+        diagnostics.append(_fallback_caveat(spec))
+    return BuildPlan(
+        spec=spec,
+        service=service,
+        stage=config.stage,
+        region=config.region,
+        runtime=config.runtime,
+        functions=functions,
+        fallback_routes=tuple(
+            FallbackRoute(route.path, None if route.kind == "mount" else route.methods)
+            for route in spec.routes
+        ),
+        diagnostics=tuple(sorted(set(diagnostics), key=_diagnostic_order)),
+    )
+
+
+def service_slug(spec: AppSpec) -> str:
+    """A service name from the app title (or its top-level module for FastAPI's default)."""
+    title = spec.title if spec.title and spec.title != "FastAPI" else spec.module.split(".")[0]
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", title).strip("-").lower()
+    if not slug or not slug[0].isalpha():
+        slug = f"app-{slug}".rstrip("-")
+    return slug[:32].rstrip("-")
+
+
+def _route_drafts(spec: AppSpec, config: Config, diagnostics: list[Diagnostic]) -> list[_Draft]:
+    drafts = []
+    for route in spec.routes:
+        if route.kind == "docs":
+            continue
+        settings = _route_settings(route, config)
+        name = settings.pop("name", None)
+        drafts.append(
+            _Draft(
+                name=name or default_name(route),
+                kind="route" if route.kind == "api" else "mount",
+                routes=[route],
+                explicit_name=name is not None,
+                settings=settings,
+            )
+        )
+    return drafts
+
+
+def _route_settings(route: Route, config: Config) -> dict[str, Any]:
+    """Pyproject globs (in file order) then the route's own ``x-fastsplit``."""
+    merged: dict[str, Any] = {}
+    for glob, settings in config.routes:
+        if _glob_matches(glob, route):
+            merged.update(settings)
+    merged.update(validate_route_settings(route.settings, where=route.key))
+    if "name" in merged and merged["name"] in RESERVED_NAMES:
+        raise ConfigError(
+            f"{route.key}: name {merged['name']!r} is reserved by fastsplit; choose another"
+        )
+    return merged
+
+
+def _glob_matches(glob: str, route: Route) -> bool:
+    """A glob names routes by path (``/admin/*``), method and path (``GET /users/*``),
+    or route name (``get_user*``)."""
+    if glob.startswith("/"):
+        return fnmatch.fnmatchcase(route.path, glob) or fnmatch.fnmatchcase(route.path_format, glob)
+    method, _, path = glob.partition(" ")
+    if path.startswith("/"):
+        return (method.upper() in route.methods or method == "*") and (
+            fnmatch.fnmatchcase(route.path, path) or fnmatch.fnmatchcase(route.path_format, path)
+        )
+    return fnmatch.fnmatchcase(route.name, glob) or fnmatch.fnmatchcase(default_name(route), glob)
+
+
+def _settle_names(drafts: list[_Draft], limit: int, diagnostics: list[Diagnostic]) -> None:
+    """Shorten long names, reject clashing explicit names, number clashing automatic ones."""
+    owners: dict[str, _Draft] = {}
+    for draft in sorted(drafts, key=lambda d: not d.explicit_name):
+        if draft.explicit_name and len(draft.name) > limit:
+            raise ConfigError(
+                f"{_where(draft)}: name {draft.name!r} is longer than the {limit} characters "
+                "left by the service and stage in a Lambda function name; shorten it"
+            )
+        if draft.explicit_name:
+            if draft.name in owners:
+                raise ConfigError(
+                    f"{_where(draft)} and {_where(owners[draft.name])} both map to function "
+                    f"name {draft.name!r}; give one of them another name"
+                )
+            owners[draft.name] = draft
+    for draft in drafts:
+        if draft.explicit_name:
+            continue
+        base = shorten(draft.name, limit)
+        if base != draft.name:
+            diagnostics.append(
+                Diagnostic("info", _where(draft), f"function name shortened to {base!r}")
+            )
+        name, number = base, 1
+        while name in owners:
+            number += 1
+            name = shorten(f"{base}_{number}", limit)
+        if name != base:
+            diagnostics.append(
+                Diagnostic(
+                    "warning",
+                    _where(draft),
+                    f"function name {base!r} is taken by {_where(owners[base])}; "
+                    f"named {name!r} instead (set x-fastsplit name to choose)",
+                )
+            )
+        draft.name = name
+        owners[name] = draft
+    ids: dict[str, str] = {}
+    for draft in drafts:
+        key = logical_id(draft.name)
+        if key in ids:
+            raise ConfigError(
+                f"functions {ids[key]!r} and {draft.name!r} give the same CloudFormation id "
+                f"{key!r}; rename one of them"
+            )
+        ids[key] = draft.name
+
+
+def _where(draft: _Draft) -> str:
+    return draft.routes[0].key if draft.routes else draft.name
+
+
+def gateway_path(route: Route) -> str | None:
+    """The route's path in API Gateway syntax, or None if the gateway cannot express it.
+
+    ``{id}`` and ``{id:int}`` become ``{id}``; a trailing ``{p:path}`` becomes the greedy
+    ``{p+}``. A mount serves everything below its prefix: ``/static/{proxy+}``.
+    """
+    if route.kind == "mount":
+        return f"{route.path.rstrip('/')}/{{proxy+}}"
+    segments = route.path.split("/")
+    out = []
+    for position, segment in enumerate(segments):
+        match = _SEGMENT_PARAM.match(segment)
+        if match is None:
+            if _ANY_PARAM.search(segment) or "+" in segment:
+                return None
+            out.append(segment)
+            continue
+        name, converter = match.group(1), match.group(2)
+        if converter == "path":
+            if position != len(segments) - 1:
+                return None
+            out.append(f"{{{name}+}}")
+        else:
+            out.append(f"{{{name}}}")
+    return "/".join(out) or "/"
+
+
+def _route_pattern(path: str) -> str:
+    """The gateway's notion of "the same route": parameter names do not matter."""
+    return re.sub(r"\{[^}+]*(\+?)\}", r"{\1}", path)
+
+
+def _assign_events(drafts: list[_Draft], spec: AppSpec, diagnostics: list[Diagnostic]) -> None:
+    """Give each function its gateway routes; the first route in dispatch order wins a
+    gateway route that two FastAPI routes share (the monolith answers the same way)."""
+    taken: dict[tuple[str, str], _Draft] = {}
+    cors = CORS_MIDDLEWARE in spec.middleware
+    for draft in sorted(drafts, key=lambda d: d.routes[0].index):
+        for route in draft.routes:
+            path = gateway_path(route)
+            if path is None:
+                diagnostics.append(
+                    Diagnostic(
+                        "warning",
+                        route.key,
+                        "API Gateway cannot express this path (parameters must be whole "
+                        "segments and a path parameter must come last); not generated",
+                    )
+                )
+                continue
+            methods = list(route.methods) or ["ANY"]
+            if cors and "OPTIONS" not in methods and "ANY" not in methods:
+                # CORS preflights are answered by the app's CORSMiddleware, as in the
+                # monolith: send OPTIONS for this path to its first function.
+                methods.append("OPTIONS")
+            for method in methods:
+                key = (method, _route_pattern(path))
+                owner = taken.get(key)
+                if owner is None:
+                    taken[key] = draft
+                    draft.events.append(HttpEvent(method, path))
+                elif owner is not draft and method != "OPTIONS":
+                    diagnostics.append(
+                        Diagnostic(
+                            "info",
+                            route.key,
+                            f"shares the gateway route {method} {path} with function "
+                            f"{owner.name!r}, which serves it (as the monolith does)",
+                        )
+                    )
+                    if route not in owner.routes:
+                        owner.routes.append(route)
+
+
+def _finish(draft: _Draft, config: Config, diagnostics: list[Diagnostic]) -> Function:
+    settings = _effective_settings(config, draft.settings)
+    explicit_timeout = "timeout" in draft.settings or config.timeout > HTTP_API_TIMEOUT
+    if settings.timeout > HTTP_API_TIMEOUT and explicit_timeout:
+        diagnostics.append(
+            Diagnostic(
+                "warning",
+                _where(draft),
+                f"timeout {settings.timeout} s is longer than the {HTTP_API_TIMEOUT} s an HTTP "
+                "API waits for a function; clients get a 503 after 30 s",
+            )
+        )
+    return Function(
+        name=draft.name,
+        logical_id=logical_id(draft.name),
+        kind=draft.kind,  # type: ignore[arg-type]
+        routes=tuple(draft.routes),
+        events=tuple(draft.events),
+        settings=settings,
+    )
+
+
+def _effective_settings(config: Config, route_settings: dict[str, Any]) -> Settings:
+    base = Settings(
+        memory=config.memory,
+        timeout=config.timeout,
+        architecture=config.architecture,  # type: ignore[arg-type]
+        environment=config.environment,
+        reserved_concurrency=config.reserved_concurrency,
+        provisioned_concurrency=config.provisioned_concurrency,
+        iam_statements=config.iam_statements,
+    )
+    updates = dict(route_settings)
+    if "environment" in updates:
+        # Route variables add to (and override) the global ones.
+        updates["environment"] = tuple(
+            sorted((dict(config.environment) | dict(updates["environment"])).items())
+        )
+    if "iam_statements" in updates:
+        updates["iam_statements"] = config.iam_statements + tuple(updates["iam_statements"])
+    return replace(base, **updates)
+
+
+def _fallback_caveat(spec: AppSpec) -> Diagnostic:
+    reasons = []
+    if spec.middleware:
+        reasons.append("middleware " + ", ".join(m.split(":")[-1] for m in spec.middleware))
+    if spec.custom_http_error_handlers:
+        reasons.append("a custom 404/405 exception handler")
+    return Diagnostic(
+        "info",
+        "fallback",
+        "the fallback function answers unmatched requests with FastAPI's defaults, "
+        f"without the app's {' and '.join(reasons)}",
+    )
+
+
+def _diagnostic_order(diagnostic: Diagnostic) -> tuple[int, str, str]:
+    rank = {"error": 0, "warning": 1, "info": 2}[diagnostic.level]
+    return rank, diagnostic.where, diagnostic.message

@@ -1,0 +1,77 @@
+"""Write a rendered build to disk, atomically.
+
+Everything is written to a hidden temporary folder next to the output folder, then
+swapped in with renames: a failed build leaves the previous good output untouched and
+no half-written files. Only folders fastsplit created itself are ever replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from fastsplit.errors import BuildError
+from fastsplit.generator import OutputFile
+
+MARKER = "manifest.json"
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse to replace anything fastsplit did not create."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise BuildError(f"--out {out} is a file, not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not is_fastsplit_output(out):
+        raise BuildError(
+            f"--out {out} is a non-empty folder that fastsplit did not create; "
+            "choose another --out or empty it"
+        )
+
+
+def is_fastsplit_output(folder: Path) -> bool:
+    try:
+        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "fastsplit_version" in data
+
+
+def write_build(outputs: Iterable[OutputFile], *, out: Path, app_dir: Path) -> None:
+    """Write ``outputs`` into ``out`` (replacing a previous fastsplit build)."""
+    check_out_dir(out)
+    out = out.absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for output in outputs:
+            target = staging / output.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if output.text is not None:
+                target.write_bytes(output.text.encode("utf-8"))
+            elif output.copy_from is not None:
+                shutil.copyfile(app_dir / output.copy_from, target)
+            os.chmod(target, 0o644)
+        _swap(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Put ``staging`` in place of ``out``; the old output is removed only afterwards."""
+    os.chmod(staging, 0o755)
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    previous = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    previous.rmdir()
+    os.replace(out, previous)
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        os.replace(previous, out)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)

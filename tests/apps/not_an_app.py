@@ -1,0 +1,3 @@
+"""``app`` exists but is not an ASGI application."""
+
+app = {"routes": ["/hello"]}
