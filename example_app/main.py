@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from example_app import __version__, db
@@ -31,7 +32,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     yield {"db_path": settings.db_path, "settings": settings}
 
 
-app = FastAPI(title="example_app", version=__version__, lifespan=lifespan)
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids for client generators: FastAPI's default picks the first
+    method of a set, which varies between processes for multi-method routes."""
+    return f"{route.name}_{'_'.join(sorted(route.methods)).lower()}"
+
+
+app = FastAPI(
+    title="example_app",
+    version=__version__,
+    lifespan=lifespan,
+    generate_unique_id_function=operation_id,
+)
 
 app.add_middleware(
     CORSMiddleware,

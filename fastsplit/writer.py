@@ -52,7 +52,9 @@ def write_build(outputs: Iterable[OutputFile], *, out: Path, app_dir: Path) -> N
             if output.text is not None:
                 target.write_bytes(output.text.encode("utf-8"))
             elif output.copy_from is not None:
-                shutil.copyfile(app_dir / output.copy_from, target)
+                # copy2 keeps the modification time: static files keep their ETag and
+                # Last-Modified, as served by the monolith.
+                shutil.copy2(app_dir / output.copy_from, target)
             os.chmod(target, 0o644)
         _swap(staging, out)
     except BaseException:

@@ -1,0 +1,80 @@
+"""Golden files: the generated text of whole builds, compared file by file.
+
+`make regen-golden` rewrites tests/golden/ from the current generator; review the diff.
+The app's own files that a build copies into function folders are left out here (they
+are verbatim copies, checked in test_writer.py); everything fastsplit writes is in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fastsplit.config import Config
+from fastsplit.generator import render_build
+from tests.conftest import APPS, REPO, plan_for
+
+GOLDEN = Path(__file__).with_name("golden")
+
+# name → (APP, app dir, config)
+CASES: dict[str, tuple[str, Path, Config]] = {
+    "example_app": ("example_app.main:app", REPO, Config()),
+    "minimal": ("minimal:app", APPS, Config()),
+    "nasty": ("nasty:app", APPS, Config()),
+    "routers_tree": ("routers_tree:app", APPS, Config(docs=False)),
+    "mounts": ("mounts:app", APPS, Config(fallback=False)),
+    "settings": (
+        "settings:app",
+        APPS,
+        Config(
+            service="settings-demo",
+            stage="prod",
+            region="eu-west-1",
+            runtime="python3.13",
+            architecture="arm64",
+            memory=256,
+            timeout=10,
+            environment=(("LOG_LEVEL", "info"),),
+            iam_statements=(
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"},
+            ),
+            routes=(
+                ("/report", {"memory": 2048}),
+                (
+                    "GET /feature",
+                    {
+                        "provisioned_concurrency": 2,
+                        "iam_statements": [
+                            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}
+                        ],
+                    },
+                ),
+            ),
+        ),
+    ),
+}
+
+
+def render_case(name: str) -> dict[str, str]:
+    app_ref, app_dir, config = CASES[name]
+    plan = plan_for(app_ref, app_dir, config)
+    return {out.path: out.text for out in render_build(plan) if out.text is not None}
+
+
+def expected_case(name: str) -> dict[str, str]:
+    root = GOLDEN / name
+    return {
+        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_build_matches_golden_tree(name: str) -> None:
+    generated = render_case(name)
+    expected = expected_case(name)
+    assert sorted(generated) == sorted(expected), "file lists differ: run `make regen-golden`"
+    for path, text in generated.items():
+        assert text == expected[path], f"{name}/{path} differs: run `make regen-golden`"
