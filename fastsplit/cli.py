@@ -157,7 +157,7 @@ def build(
         out_console.print(_functions_table(plan))
     _finish(plan.diagnostics, strict=strict, quiet=as_json)
     if not as_json:
-        err_console.print(f"Built {len(plan.functions)} functions into {config.out}/")
+        err_console.print(f"Built {len(plan.functions)} functions into {config.out}/", markup=False)
 
 
 def _plan(**options: Any) -> BuildPlan:
@@ -172,7 +172,8 @@ def _plan_with_config(
         raise FastsplitError(
             "no app given: pass APP (e.g. 'app.main:app') or set app in [tool.fastsplit]"
         )
-    check_out_dir(config.out)
+    if "out" in flags:  # only `build` writes; `routes` ignores the output folder
+        check_out_dir(config.out)
     # Importing the app must not write __pycache__ folders into the user's tree.
     sys.dont_write_bytecode = True
     spec = load_app_spec(config.app, app_dir=config.app_dir)
@@ -184,7 +185,7 @@ def _run(func: Any, **kwargs: Any) -> Any:
     try:
         return func(**kwargs)
     except FastsplitError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {_escape(str(exc))}")
         raise typer.Exit(code=1) from None
 
 
@@ -224,7 +225,8 @@ def _escape(text: str) -> str:
 
 def _routes_table(plan: BuildPlan) -> Table:
     table = Table(title=f"{plan.spec.app}: {len(plan.functions)} functions", title_justify="left")
-    for column in ("Function", "Methods", "Path", "Endpoint", "Notes"):
+    table.add_column("Function", no_wrap=True)
+    for column in ("Methods", "Path", "Endpoint", "Notes"):
         table.add_column(column, overflow="fold")
     notes: dict[str, list[str]] = {}
     for diagnostic in plan.diagnostics:
@@ -258,7 +260,8 @@ def _routes_table(plan: BuildPlan) -> Table:
 
 def _functions_table(plan: BuildPlan) -> Table:
     table = Table(title="Functions", title_justify="left")
-    for column in ("Function", "Routes", "Memory", "Timeout", "Arch"):
+    table.add_column("Function", no_wrap=True)
+    for column in ("Routes", "Memory", "Timeout", "Arch"):
         table.add_column(column, overflow="fold")
     for function in plan.functions:
         events = ", ".join(f"{e.method} {e.path}" for e in function.events)

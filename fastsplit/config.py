@@ -98,10 +98,16 @@ def load_config(project_dir: Path) -> Config:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{pyproject}: invalid TOML ({exc}); fix the file") from exc
-    table = data.get("tool", {}).get("fastsplit", {})
+    tool = data.get("tool", {})
+    table = tool.get("fastsplit", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.fastsplit] must be a table")
-    return config_from_table(table, where=f"{pyproject.name} [tool.fastsplit]")
+    config = config_from_table(table, where=f"{pyproject.name} [tool.fastsplit]")
+    # Paths in the file are relative to the folder that holds it, not to the cwd.
+    for key in ("app_dir", "out"):
+        if key in table or key.replace("_", "-") in table:
+            config = replace(config, **{key: project_dir / getattr(config, key)})
+    return config
 
 
 def config_from_table(table: Mapping[str, Any], *, where: str) -> Config:
@@ -145,6 +151,8 @@ def validate_global(config: Config, *, where: str = "options") -> None:
             f"{where}: service {config.service!r} must start with a letter and contain only "
             "letters, digits and dashes"
         )
+    _expect(config.stage, str, f"{where}: stage")
+    _expect(config.region, str, f"{where}: region")
     if not STAGE_RE.match(str(config.stage)):
         raise ConfigError(f"{where}: stage {config.stage!r} must be letters and digits only")
     if not REGION_RE.match(str(config.region)):
@@ -166,7 +174,9 @@ def validate_global(config: Config, *, where: str = "options") -> None:
 def validate_route_settings(raw: Mapping[str, Any], *, where: str) -> dict[str, Any]:
     """Validate one route's settings; returns them normalised (``None`` values dropped)."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: settings must be a table/object, not {type(raw).__name__}")
+        raise ConfigError(
+            f"{where}: x-fastsplit settings must be a table/object, not {type(raw).__name__}"
+        )
     unknown = sorted(set(raw) - set(ROUTE_SETTING_KEYS))
     if unknown:
         raise ConfigError(
@@ -181,7 +191,7 @@ def validate_route_settings(raw: Mapping[str, Any], *, where: str) -> dict[str, 
             if not isinstance(value, str) or not NAME_RE.match(value):
                 raise ConfigError(
                     f"{where}: name {value!r} must be lowercase letters, digits and "
-                    "underscores, starting with a letter (e.g. 'get_user')"
+                    "underscores, not starting with a digit (e.g. 'get_user')"
                 )
         elif key == "memory":
             _int_range(value, MEMORY_RANGE, f"{where}: memory", unit="MB")

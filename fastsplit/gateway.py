@@ -49,8 +49,9 @@ def _match(pattern: Sequence[str], request: Sequence[str]) -> tuple[int, ...] | 
     score: list[int] = []
     for position, part in enumerate(pattern):
         if part.startswith("{") and part.endswith("+}"):
-            # A greedy parameter takes one or more remaining segments.
-            return (*score, 0) if len(request) > position else None
+            # A greedy parameter takes one or more remaining segments, not nothing.
+            rest = request[position:]
+            return (*score, 0) if rest and any(rest) else None
         if position >= len(request):
             return None
         if part.startswith("{") and part.endswith("}"):

@@ -74,7 +74,8 @@ def _user_error(module_name: str, exc: BaseException, app_dir: Path) -> str:
         if path.is_absolute() and path.is_relative_to(app_dir):
             location = f" ({path.relative_to(app_dir)}, line {frame.lineno}: {frame.line})"
             break
-    message = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    # One line, whatever the exception's message looks like.
+    message = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(": ")
     return f"importing {module_name!r} failed: {message}{location}; fix the app and retry"
 
 
@@ -134,12 +135,20 @@ def iter_routes(app: Any) -> Iterator[tuple[Any, Any]]:
     iter_contexts: Callable[..., Iterator[Any]] | None = getattr(
         fastapi.routing, "iter_route_contexts", None
     )
-    if iter_contexts is None:
-        for route in app.router.routes:
-            yield route, route
+    if iter_contexts is not None:
+        for context in iter_contexts(app.router.routes):
+            yield context.original_route, context
         return
-    for context in iter_contexts(app.router.routes):
-        yield context.original_route, context
+    # FastAPI 0.137.0 and 0.137.1 already keep the tree but have no public iterator yet.
+    with_context: Callable[..., Iterator[Any]] | None = getattr(
+        fastapi.routing, "_iter_routes_with_context", None
+    )
+    if with_context is not None:
+        for original, context in with_context(app.router.routes):
+            yield original, context if context is not None else original
+        return
+    for route in app.router.routes:
+        yield route, route
 
 
 def _describe_route(
@@ -179,9 +188,10 @@ def _describe_route(
     if not isinstance(original, APIRoute | StarletteRoute):
         diagnostics.append(
             Diagnostic(
-                "warning",
+                "error",
                 f"{type(original).__name__} {path or '?'}",
-                "unknown kind of route; not generated",
+                "unknown kind of route: fastsplit cannot tell what it serves; please report "
+                "it with your FastAPI version",
             )
         )
         return None
@@ -204,7 +214,7 @@ def _describe_route(
         operation_id=getattr(effective, "operation_id", None),
         tags=tuple(_tag(tag) for tag in getattr(effective, "tags", None) or ()),
         summary=getattr(effective, "summary", None),
-        settings=settings if isinstance(settings, dict) else {"<invalid>": settings},
+        settings=settings,
     )
     if kind == "api" and endpoint is not None and not _importable(endpoint):
         diagnostics.append(
@@ -240,7 +250,9 @@ def _mount_route(
         path_format=path,
         path_regex=effective.path_regex.pattern,
         name=str(getattr(effective, "name", "") or ""),
-        endpoint=_qualified(type(original.app)),
+        endpoint=_qualified(
+            original.app if inspect.isfunction(original.app) else type(original.app)
+        ),
         assets=_static_assets(original.app, app_dir),
     )
 

@@ -25,6 +25,7 @@ from fastsplit.model import (
 from fastsplit.naming import default_name, logical_id, max_name_length, shorten
 
 RESERVED_NAMES = ("docs", "fallback")
+MIN_NAME_ROOM = 12  # "fallback" plus room for a shortened name with its hash
 HTTP_API_TIMEOUT = 30
 _SEGMENT_PARAM = re.compile(r"^\{([^}:]+)(?::([^}]*))?\}$")
 _ANY_PARAM = re.compile(r"\{[^}]*\}")
@@ -48,6 +49,11 @@ def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
     diagnostics = list(spec.diagnostics)
     service = config.service or service_slug(spec)
     limit = max_name_length(service, config.stage)
+    if limit < MIN_NAME_ROOM:
+        raise ConfigError(
+            f"service {service!r} and stage {config.stage!r} leave {max(limit, 0)} of the 64 "
+            "characters of a Lambda function name for the function; shorten them"
+        )
     drafts = _route_drafts(spec, config, diagnostics)
     if config.docs:
         docs = [route for route in spec.routes if route.kind == "docs"]
@@ -61,6 +67,8 @@ def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
         fallback.events = [HttpEvent("ANY", "$default")]
         drafts.append(fallback)
     functions = tuple(_finish(draft, config, diagnostics) for draft in drafts)
+    if config.timeout > HTTP_API_TIMEOUT:
+        diagnostics.append(_timeout_warning("options", config.timeout))
     if not any(function.kind != "fallback" for function in functions):
         diagnostics.append(Diagnostic("error", spec.app, "the app has no HTTP routes to split"))
     if config.fallback and (spec.custom_http_error_handlers or spec.middleware):
@@ -113,13 +121,24 @@ def _route_settings(route: Route, config: Config) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for glob, settings in config.routes:
         if _glob_matches(glob, route):
-            merged.update(settings)
-    merged.update(validate_route_settings(route.settings, where=route.key))
+            _merge(merged, settings)
+    _merge(merged, validate_route_settings(route.settings, where=route.key))
     if "name" in merged and merged["name"] in RESERVED_NAMES:
         raise ConfigError(
             f"{route.key}: name {merged['name']!r} is reserved by fastsplit; choose another"
         )
     return merged
+
+
+def _merge(merged: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Later levels win, except that environment variables and IAM statements add up."""
+    for key, value in settings.items():
+        if key == "environment" and key in merged:
+            merged[key] = tuple(sorted((dict(merged[key]) | dict(value)).items()))
+        elif key == "iam_statements" and key in merged:
+            merged[key] = (*merged[key], *value)
+        else:
+            merged[key] = value
 
 
 def _glob_matches(glob: str, route: Route) -> bool:
@@ -160,15 +179,20 @@ def _settle_names(drafts: list[_Draft], limit: int, diagnostics: list[Diagnostic
                 Diagnostic("info", _where(draft), f"function name shortened to {base!r}")
             )
         name, number = base, 1
-        while name in owners:
+        # Names must differ, and so must their CloudFormation ids (PascalCase drops
+        # the underscores: get_report_2024 and get_report2024 would clash).
+        while name in owners or logical_id(name) in {logical_id(n) for n in owners}:
             number += 1
             name = shorten(f"{base}_{number}", limit)
         if name != base:
+            clash = owners.get(base) or next(
+                d for n, d in owners.items() if logical_id(n) == logical_id(base)
+            )
             diagnostics.append(
                 Diagnostic(
                     "warning",
                     _where(draft),
-                    f"function name {base!r} is taken by {_where(owners[base])}; "
+                    f"function name {base!r} clashes with {_where(clash)}; "
                     f"named {name!r} instead (set x-fastsplit name to choose)",
                 )
             )
@@ -265,16 +289,8 @@ def _assign_events(drafts: list[_Draft], spec: AppSpec, diagnostics: list[Diagno
 
 def _finish(draft: _Draft, config: Config, diagnostics: list[Diagnostic]) -> Function:
     settings = _effective_settings(config, draft.settings)
-    explicit_timeout = "timeout" in draft.settings or config.timeout > HTTP_API_TIMEOUT
-    if settings.timeout > HTTP_API_TIMEOUT and explicit_timeout:
-        diagnostics.append(
-            Diagnostic(
-                "warning",
-                _where(draft),
-                f"timeout {settings.timeout} s is longer than the {HTTP_API_TIMEOUT} s an HTTP "
-                "API waits for a function; clients get a 503 after 30 s",
-            )
-        )
+    if "timeout" in draft.settings and settings.timeout > HTTP_API_TIMEOUT:
+        diagnostics.append(_timeout_warning(_where(draft), settings.timeout))
     return Function(
         name=draft.name,
         logical_id=logical_id(draft.name),
@@ -304,6 +320,15 @@ def _effective_settings(config: Config, route_settings: dict[str, Any]) -> Setti
     if "iam_statements" in updates:
         updates["iam_statements"] = config.iam_statements + tuple(updates["iam_statements"])
     return replace(base, **updates)
+
+
+def _timeout_warning(where: str, timeout: int) -> Diagnostic:
+    return Diagnostic(
+        "warning",
+        where,
+        f"timeout {timeout} s is longer than the {HTTP_API_TIMEOUT} s an HTTP API waits "
+        "for a function; clients get a 503 after 30 s",
+    )
 
 
 def _fallback_caveat(spec: AppSpec) -> Diagnostic:

@@ -43,23 +43,42 @@ def write_build(outputs: Iterable[OutputFile], *, out: Path, app_dir: Path) -> N
     """Write ``outputs`` into ``out`` (replacing a previous fastsplit build)."""
     check_out_dir(out)
     out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        for output in outputs:
-            target = staging / output.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if output.text is not None:
-                target.write_bytes(output.text.encode("utf-8"))
-            elif output.copy_from is not None:
-                # copy2 keeps the modification time: static files keep their ETag and
-                # Last-Modified, as served by the monolith.
-                shutil.copy2(app_dir / output.copy_from, target)
-            os.chmod(target, 0o644)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise BuildError(
+            f"cannot write --out {out}: {exc.strerror}; choose another --out"
+        ) from None
+    try:
+        _write_all(outputs, staging, app_dir)
         _swap(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        where = exc.filename or out
+        raise BuildError(
+            f"cannot write the build ({where}: {exc.strerror}); nothing changed"
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> None:
+    for output in outputs:
+        target = staging / output.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if output.text is not None:
+            target.write_bytes(output.text.encode("utf-8"))
+        elif output.copy_from is not None:
+            # copy2 keeps the modification time: static files keep their ETag and
+            # Last-Modified, as served by the monolith.
+            shutil.copy2(app_dir / output.copy_from, target)
+        os.chmod(target, 0o644)
+    # Folders get 0755 whatever the umask, like the files get 0644.
+    for folder in staging.rglob("*"):
+        if folder.is_dir():
+            os.chmod(folder, 0o755)
 
 
 def _swap(staging: Path, out: Path) -> None:

@@ -262,11 +262,6 @@ def test_out_at_a_foreign_non_empty_folder_is_refused_untouched(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "docs"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="writer.py write_build: out.parent.mkdir raises FileExistsError when --out is "
-    "below a file; cli.py only turns FastsplitError into one line, so this is a traceback",
-)
 def test_out_below_a_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file.txt").write_text("")
     assert_one_error_line(build("minimal:app", tmp_path / "file.txt" / "build"))
@@ -277,23 +272,12 @@ def test_no_app_anywhere_is_one_line(tmp_path: Path) -> None:
     assert "no app given: pass APP" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py _run prints f'[bold red]error:[/] {exc}' with markup on and the message "
-    "unescaped, so rich swallows '[tool.fastsplit]' (and any [...] in paths or names)",
-)
 def test_error_messages_are_printed_verbatim(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.fastsplit]\napp = "minimal:app"\nbogus = 1\n')
     line = assert_one_error_line(run("routes", "--project", tmp_path, "--app-dir", APPS))
     assert "pyproject.toml [tool.fastsplit]: unknown key 'bogus'" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py build prints f'Built ... into {config.out}/' with rich markup on: "
-    "'[v2]' in the --out path is swallowed (and '[/]' raises MarkupError after the build "
-    "was written)",
-)
 def test_out_path_with_brackets_is_reported_verbatim(tmp_path: Path) -> None:
     out = tmp_path / "build[v2]"
     result = build("minimal:app", out)
@@ -301,12 +285,6 @@ def test_out_path_with_brackets_is_reported_verbatim(tmp_path: Path) -> None:
     assert stderr_lines(result)[-1] == f"Built 4 functions into {out}/"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py _plan_with_config calls check_out_dir(config.out) for `routes` too: "
-    "`fastsplit routes` fails when the working folder has an unrelated build/ folder "
-    "(setuptools makes one), although routes writes nothing",
-)
 def test_routes_ignores_an_unrelated_build_folder() -> None:
     Path("build").mkdir()
     Path("build", "lib.txt").write_text("setuptools output\n")

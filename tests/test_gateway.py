@@ -57,11 +57,6 @@ def test_greedy_parameter_needs_at_least_one_segment() -> None:
     assert chosen("GET", "/static/app.css") == "mount_static"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway.py _segments('/') is [''] so a greedy '/{proxy+}' takes the root path "
-    "with an empty proxy; API Gateway needs a real segment (root needs its own route)",
-)
 def test_greedy_parameter_at_the_root_does_not_take_the_root_path() -> None:
     routes = (GatewayRoute("ANY", "/{proxy+}", "any_proxy"), DEFAULT)
     assert chosen("GET", "/", routes) == "fallback"

@@ -304,11 +304,6 @@ def test_sub_app_routes_are_not_flattened_into_the_table() -> None:
     assert paths.count("/sub") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parser.py _mount_route uses _qualified(type(original.app)): a bare ASGI "
-    "function mounted at /raw is described as 'builtins:function' instead of its name",
-)
 def test_raw_asgi_mount_endpoint_names_the_mounted_function() -> None:
     assert only(spec("mounts:app"), "/raw").endpoint == "mounts:raw_app"
 
@@ -624,11 +619,6 @@ def test_syntax_error_in_the_app_is_a_one_line_error(app_dir: Path) -> None:
     assert "SyntaxError" in import_error("broken_syntax_app:app", app_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parser.py _user_error pastes str(exc) as is: a multi-line exception message "
-    "(e.g. a pydantic ValidationError at import) breaks the one-line error contract",
-)
 def test_multiline_exception_message_becomes_one_line(app_dir: Path) -> None:
     (app_dir / "multiline_error_app.py").write_text(
         'raise ValueError("2 validation errors\\ndatabase_url\\n  Field required")\n'

@@ -112,11 +112,6 @@ def test_file_and_folder_permissions_are_normalised(tmp_path: Path) -> None:
             assert (path.stat().st_mode & 0o777) == 0o644, path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="writer.py chmods files to 644 and the top folder to 755 but creates subfolders "
-    "with mkdir's umask-dependent mode: under umask 077, functions/* are 700",
-)
 def test_subfolder_permissions_do_not_depend_on_the_umask(tmp_path: Path) -> None:
     previous = os.umask(0o077)
     try:
@@ -186,12 +181,6 @@ def test_failed_write_of_an_app_file_keeps_the_previous_build(parent: Path) -> N
     assert sorted(p.name for p in parent.iterdir()) == ["build", "neighbour.txt", "other"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="writer.py write_build lets OSError escape (missing app file, --out under a "
-    "file, permissions): the CLI only catches FastsplitError, so the user gets a "
-    "traceback instead of one line",
-)
 def test_write_failure_is_a_build_error(parent: Path) -> None:
     with pytest.raises(BuildError):
         write_build([BROKEN], out=parent / "build", app_dir=APPS)
