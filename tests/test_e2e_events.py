@@ -161,7 +161,9 @@ def test_every_function_answers_like_the_monolith(
             kind, case.method
         )
         if got != expected:
-            mismatches.append(f"{case.label} via {function}:\n  split    {got}\n  monolith {expected}")
+            mismatches.append(
+                f"{case.label} via {function}:\n  split    {got}\n  monolith {expected}"
+            )
     assert not mismatches, "\n".join(mismatches)
     functions = {route.function for route in split.routes}
     assert used == functions, f"functions not exercised: {sorted(functions - used)}"
