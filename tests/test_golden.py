@@ -7,6 +7,8 @@ are verbatim copies, checked in test_writer.py); everything fastsplit writes is 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,27 @@ def test_build_matches_golden_tree(name: str) -> None:
     assert sorted(generated) == sorted(expected), "file lists differ: run `make regen-golden`"
     for path, text in generated.items():
         assert text == expected[path], f"{name}/{path} differs: run `make regen-golden`"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_python_compiles_lints_and_is_formatted(name: str, tmp_path: Path) -> None:
+    """Generated code is read by users: it compiles, passes ruff's default rules and is
+    ruff-formatted (line length 100)."""
+    python_files = []
+    for path, text in render_case(name).items():
+        if path.endswith(".py"):
+            target = tmp_path / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            python_files.append(str(target))
+            compile(text, path, "exec")  # what `python -m py_compile` checks
+    assert python_files
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    for command in (
+        [ruff, "check", "--isolated", "--no-cache", "--select", "E4,E7,E9,F,W,B"],
+        [ruff, "format", "--isolated", "--no-cache", "--check", "--line-length", "100"],
+    ):
+        result = subprocess.run(
+            [*command, *python_files], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
