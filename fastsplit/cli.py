@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from fastsplit import __version__
@@ -16,6 +17,7 @@ from fastsplit.config import Config, load_config
 from fastsplit.errors import Diagnostic, FastsplitError
 from fastsplit.generator import manifest_data, render_build
 from fastsplit.model import BuildPlan
+from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
 from fastsplit.planner import plan_build
 from fastsplit.writer import check_out_dir, write_build
@@ -158,6 +160,118 @@ def build(
     _finish(plan.diagnostics, strict=strict, quiet=as_json)
     if not as_json:
         err_console.print(f"Built {len(plan.functions)} functions into {config.out}/", markup=False)
+
+
+@app.command("package")
+def package_command(
+    target: Annotated[str, typer.Option(help="What to package for: lambda.")] = "lambda",
+    project: ProjectOpt = Path("."),
+    build_dir: Annotated[
+        Path | None, typer.Option("--build", help="The build folder (default: build).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: dist).")
+    ] = None,
+    python: Annotated[
+        str | None, typer.Option(help="Target Python, 3.10-3.14 (default: the build's).")
+    ] = None,
+    arch: Annotated[
+        str | None, typer.Option(help="x86_64 or arm64 (default: the build's).")
+    ] = None,
+    requirements: Annotated[
+        Path | None,
+        typer.Option(help="Requirements file (default: requirements.txt or pyproject)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Glob of files never to package (repeatable).")
+    ] = None,
+    jobs: Annotated[int, typer.Option(help="Zips built in parallel (0: cores + 2).")] = 0,
+    layer: Annotated[
+        bool, typer.Option(help="Put the shared dependencies into one Lambda layer.")
+    ] = False,
+    include_boto3: Annotated[
+        bool, typer.Option(help="Bundle boto3/botocore although Lambda provides them.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Dependency cache (default: ~/.cache/fastsplit).")
+    ] = None,
+    strict: StrictOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Zip each built function with its dependencies, for the target platform."""
+    from fastsplit.packager import lambda_zip
+
+    if target != "lambda":
+        _fail(f"--target {target!r} is not supported; use --target lambda")
+    config = _run(lambda: load_config(project))
+    build = build_dir or config.out
+    manifest = _run(lambda: lambda_zip.read_manifest(build))
+    default = lambda_zip.target_from_manifest(manifest)
+    chosen = Target(python=python or default.python, arch=arch or default.arch)
+    if chosen.python not in GLIBC:
+        _fail(f"--python {chosen.python} is not a Lambda Python; use 3.10 to 3.14")
+    if chosen.arch not in MACHINE:
+        _fail(f"--arch {chosen.arch} is not supported; use x86_64 or arm64")
+    options = lambda_zip.Options(
+        build=build,
+        out=(out or config.dist) / "lambda",
+        target=chosen,
+        project_dir=project,
+        cache_dir=cache_dir or default_cache_dir(),
+        requirements_file=requirements or config.requirements,
+        exclude=(*config.exclude, *(exclude or [])),
+        jobs=jobs,
+        layer=layer,
+        include_runtime=include_boto3,
+    )
+    count = len(manifest.get("functions", []))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task(f"Packaging for {chosen.describe()}", total=count)
+        result = _run(lambda: lambda_zip.package(options, progress=lambda _: bar.advance(task)))
+    if as_json:
+        out_console.print_json((options.out / "manifest.json").read_text(encoding="utf-8"))
+    else:
+        out_console.print(_artifacts_table(result))
+    _finish(result.diagnostics, strict=strict, quiet=as_json)
+    if not as_json:
+        source = "installed" if result.installed else "from cache, no install"
+        err_console.print(
+            f"Packaged {len(result.artifacts)} functions into {options.out}/ "
+            f"(dependencies {result.dependency_key}: {source})",
+            markup=False,
+        )
+
+
+def _artifacts_table(result: Any) -> Table:
+    table = Table(title="Artifacts", title_justify="left")
+    table.add_column("Function", no_wrap=True)
+    for column in ("Zipped", "Unzipped", "sha256"):
+        table.add_column(column, justify="right" if column != "sha256" else "left")
+    rows = list(result.artifacts) + ([result.layer] if result.layer else [])
+    for artifact in rows:
+        table.add_row(
+            artifact.name,
+            _size(artifact.size),
+            _size(artifact.unzipped),
+            artifact.sha256[:12],
+        )
+    return table
+
+
+def _size(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} kB"
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {_escape(message)}")
+    raise typer.Exit(code=1)
 
 
 def _plan(**options: Any) -> BuildPlan:

@@ -77,6 +77,12 @@ class Config:
     strict: bool = False
     routes: tuple[tuple[str, dict[str, Any]], ...] = field(default=(), hash=False)
     """Per-route settings from pyproject: (glob, settings) in file order."""
+    dist: Path = Path("dist")
+    """Where ``fastsplit package`` writes (``dist/lambda``)."""
+    requirements: Path | None = None
+    """The requirements file for packaging (default: requirements.txt or pyproject)."""
+    exclude: tuple[str, ...] = ()
+    """Glob patterns of files never to package."""
 
     def with_overrides(self, **flags: Any) -> Config:
         """Apply command-line flags; ``None`` means "not given" and keeps the file value."""
@@ -104,7 +110,7 @@ def load_config(project_dir: Path) -> Config:
         raise ConfigError(f"{pyproject}: [tool.fastsplit] must be a table")
     config = config_from_table(table, where=f"{pyproject.name} [tool.fastsplit]")
     # Paths in the file are relative to the folder that holds it, not to the cwd.
-    for key in ("app_dir", "out"):
+    for key in ("app_dir", "out", "dist", "requirements"):
         if key in table or key.replace("_", "-") in table:
             config = replace(config, **{key: project_dir / getattr(config, key)})
     return config
@@ -120,13 +126,18 @@ def config_from_table(table: Mapping[str, Any], *, where: str) -> Config:
         if key not in known or key in ("strict",):
             raise ConfigError(f"{where}: unknown key {key!r}; see the README for the settings")
         values[known[key]] = value
-    for path_key in ("app_dir", "out"):
+    for path_key in ("app_dir", "out", "dist", "requirements"):
         if path_key in values:
             values[path_key] = Path(_expect(values[path_key], str, f"{where}.{path_key}"))
     if "environment" in values:
         values["environment"] = _environment(values["environment"], f"{where}.environment")
     if "iam_statements" in values:
         values["iam_statements"] = _iam(values["iam_statements"], f"{where}.iam_statements")
+    if "exclude" in values:
+        patterns = values["exclude"]
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise ConfigError(f"{where}.exclude must be a list of glob patterns")
+        values["exclude"] = tuple(patterns)
     if "routes" in values:
         values["routes"] = _route_tables(values["routes"], f"{where}.routes")
     try:

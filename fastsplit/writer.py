@@ -52,7 +52,7 @@ def write_build(outputs: Iterable[OutputFile], *, out: Path, app_dir: Path) -> N
         ) from None
     try:
         _write_all(outputs, staging, app_dir)
-        _swap(staging, out)
+        swap_in(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         where = exc.filename or out
@@ -81,7 +81,7 @@ def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> N
             os.chmod(folder, 0o755)
 
 
-def _swap(staging: Path, out: Path) -> None:
+def swap_in(staging: Path, out: Path) -> None:
     """Put ``staging`` in place of ``out``; the old output is removed only afterwards."""
     os.chmod(staging, 0o755)
     if not out.exists():

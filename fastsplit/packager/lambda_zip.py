@@ -1,0 +1,297 @@
+"""``fastsplit package --target lambda``: one deployable zip per function.
+
+Reads a build folder (its manifest), installs the dependency set once (cached), compresses
+the dependencies once (cached), then gives every function a zip of those bytes plus its
+own code, in parallel. Writes ``dist/lambda`` atomically, with a manifest of sizes and
+hashes and deploy configs that point at the zips. Knows nothing of FastAPI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastsplit import __version__
+from fastsplit.errors import Diagnostic
+from fastsplit.packager import configs
+from fastsplit.packager.deps import (
+    RUNTIME_PROVIDED,
+    DependencySet,
+    PackageError,
+    Target,
+    install,
+    read_requirements,
+)
+from fastsplit.packager.zipper import (
+    APP_EXCLUDED,
+    Entry,
+    collect,
+    date_time,
+    extend_zip,
+    unzipped_size,
+    write_zip,
+)
+from fastsplit.writer import swap_in
+
+MB = 1024 * 1024
+DIRECT_UPLOAD_LIMIT = 50 * MB
+UNZIPPED_LIMIT = 250 * MB
+LAYER_ZIP = "layer-deps.zip"
+
+
+@dataclass(frozen=True)
+class Options:
+    build: Path
+    out: Path
+    target: Target
+    project_dir: Path
+    cache_dir: Path
+    requirements_file: Path | None = None
+    exclude: tuple[str, ...] = ()
+    jobs: int = 0
+    layer: bool = False
+    include_runtime: bool = False
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    zip: str
+    size: int
+    unzipped: int
+    sha256: str
+    largest: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    artifacts: tuple[Artifact, ...]
+    layer: Artifact | None
+    installed: bool
+    """False when the dependency set came from the cache (no pip run)."""
+    dependency_key: str
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+
+def read_manifest(build: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((build / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        raise PackageError(
+            f"no fastsplit build in {build}; run `fastsplit build APP --out {build}` first"
+        ) from None
+    return data
+
+
+def target_from_manifest(manifest: dict[str, Any]) -> Target:
+    """The build's runtime and (most common) architecture: the default target."""
+    python = str(manifest.get("runtime", "python3.12")).removeprefix("python")
+    arches = [f["settings"]["architecture"] for f in manifest.get("functions", [])]
+    arch = max(sorted(set(arches)), key=arches.count) if arches else "x86_64"
+    return Target(python=python, arch=arch)
+
+
+def package(options: Options, progress: Callable[[str], None] | None = None) -> Result:
+    manifest = read_manifest(options.build)
+    from fastsplit.writer import check_out_dir
+
+    check_out_dir(options.out)
+    requirements = read_requirements(
+        requirements_file=options.requirements_file,
+        project_dir=options.project_dir,
+        include_runtime=options.include_runtime,
+    )
+    dependencies = DependencySet(requirements, options.target)
+    installed = install(dependencies, cache_dir=options.cache_dir)
+    dep_exclude = (*options.exclude, "bin/*")
+    if not options.include_runtime:
+        dep_exclude += tuple(f"{name}/*" for name in RUNTIME_PROVIDED)
+        dep_exclude += tuple(f"{name}-*.dist-info/*" for name in RUNTIME_PROVIDED)
+    prefix = "python/" if options.layer else ""
+    dep_entries = collect(installed.path, prefix=prefix, exclude=dep_exclude)
+    deps_zip = _cached_deps_zip(options, dependencies, dep_entries, prefix)
+    deps_size = unzipped_size(dep_entries)
+    dep_sizes = _contributors(dep_entries, prefix)
+
+    options.out.absolute().parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{options.out.name}.tmp-", dir=options.out.parent))
+    try:
+        functions = manifest["functions"]
+
+        def build_one(function: dict[str, Any]) -> Artifact:
+            artifact = _function_zip(function, options, staging, deps_zip, dep_sizes, deps_size)
+            if progress is not None:
+                progress(function["name"])
+            return artifact
+
+        jobs = options.jobs or min(32, (os.cpu_count() or 1) + 2)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            artifacts = tuple(pool.map(build_one, functions))
+        layer = None
+        if options.layer:
+            shutil.copyfile(deps_zip, staging / LAYER_ZIP)
+            layer = _artifact("layer-deps", staging / LAYER_ZIP, deps_size, dep_sizes)
+        diagnostics = _check_limits(artifacts, layer)
+        _write_configs(options, staging, manifest, artifacts, layer)
+        _write_manifest(staging, manifest, options, dependencies, artifacts, layer)
+        swap_in(staging, options.out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Result(artifacts, layer, not installed.from_cache, dependencies.key, diagnostics)
+
+
+def _cached_deps_zip(
+    options: Options, dependencies: DependencySet, entries: list[Entry], prefix: str
+) -> Path:
+    """The dependencies compressed once, kept next to the installed set."""
+    recipe = json.dumps(
+        {"entries": [e.name for e in entries], "time": date_time(), "prefix": prefix},
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    path = options.cache_dir / "deps" / dependencies.key / f"deps-{digest}.zip"
+    if not path.is_file():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        write_zip(tmp, entries)
+        os.replace(tmp, path)
+    return path
+
+
+def _function_zip(
+    function: dict[str, Any],
+    options: Options,
+    staging: Path,
+    deps_zip: Path,
+    dep_sizes: dict[str, int],
+    deps_size: int,
+) -> Artifact:
+    folder = options.build / function["folder"]
+    entries = collect(folder, exclude=(*APP_EXCLUDED, *options.exclude))
+    name = function["name"]
+    path = staging / f"{name}.zip"
+    tmp = staging / f".{name}.zip.tmp"
+    if options.layer:
+        write_zip(tmp, entries)
+        own_size, sizes = 0, {}
+    else:
+        extend_zip(deps_zip, tmp, entries)
+        own_size, sizes = deps_size, dict(dep_sizes)
+    for key, size in _contributors(entries, "").items():
+        sizes[key] = sizes.get(key, 0) + size
+    os.replace(tmp, path)
+    return _artifact(name, path, own_size + unzipped_size(entries), sizes)
+
+
+def _artifact(name: str, path: Path, unzipped: int, sizes: dict[str, int]) -> Artifact:
+    largest = tuple(sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:5])
+    return Artifact(
+        name=name,
+        zip=path.name,
+        size=path.stat().st_size,
+        unzipped=unzipped,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        largest=largest,
+    )
+
+
+def _contributors(entries: Iterable[Entry], prefix: str) -> dict[str, int]:
+    """Unzipped bytes per top-level package or module (``fastapi``, ``pydantic_core``)."""
+    sizes: dict[str, int] = {}
+    for entry in entries:
+        top = entry.name.removeprefix(prefix).split("/", 1)[0]
+        top = top.split("-", 1)[0] if top.endswith(".dist-info") else top
+        sizes[top] = sizes.get(top, 0) + entry.source.stat().st_size
+    return sizes
+
+
+def _check_limits(
+    artifacts: tuple[Artifact, ...], layer: Artifact | None
+) -> tuple[Diagnostic, ...]:
+    diagnostics = []
+    layer_unzipped = layer.unzipped if layer else 0
+    for artifact in artifacts:
+        total = artifact.unzipped + layer_unzipped
+        if total > UNZIPPED_LIMIT:
+            contributors = ", ".join(f"{n} {s / MB:.1f} MB" for n, s in artifact.largest)
+            raise PackageError(
+                f"function {artifact.name} is {total / MB:.1f} MB unzipped, over Lambda's "
+                f"250 MB limit (largest: {contributors}); exclude files with --exclude or "
+                "use a container image"
+            )
+        if artifact.size > DIRECT_UPLOAD_LIMIT:
+            diagnostics.append(
+                Diagnostic(
+                    "warning",
+                    artifact.name,
+                    f"zip is {artifact.size / MB:.1f} MB, over the 50 MB of a direct "
+                    "upload: deploy it through S3 (both serverless and sam deploy do)",
+                )
+            )
+    return tuple(diagnostics)
+
+
+def _write_configs(
+    options: Options,
+    staging: Path,
+    manifest: dict[str, Any],
+    artifacts: tuple[Artifact, ...],
+    layer: Artifact | None,
+) -> None:
+    zips = {artifact.name: artifact.zip for artifact in artifacts}
+    layer_zip = layer.zip if layer else None
+    for name, render in (
+        ("serverless.yml", configs.serverless_yml),
+        ("template.yaml", configs.template_yaml),
+    ):
+        source = options.build / name
+        if source.is_file():
+            text = render(
+                source.read_text(encoding="utf-8"),
+                zips=zips,
+                target=options.target,
+                layer_zip=layer_zip,
+                app=str(manifest.get("app", "")),
+            )
+            (staging / name).write_text(text, encoding="utf-8")
+
+
+def _write_manifest(
+    staging: Path,
+    manifest: dict[str, Any],
+    options: Options,
+    dependencies: DependencySet,
+    artifacts: tuple[Artifact, ...],
+    layer: Artifact | None,
+) -> None:
+    def describe(artifact: Artifact) -> dict[str, Any]:
+        return {
+            "zip": artifact.zip,
+            "size": artifact.size,
+            "unzipped_size": artifact.unzipped,
+            "sha256": artifact.sha256,
+        }
+
+    data = {
+        "fastsplit_version": __version__,
+        "app": manifest.get("app"),
+        "target": {
+            "python": options.target.python,
+            "arch": options.target.arch,
+            "platforms": options.target.platforms(),
+        },
+        "requirements": list(dependencies.requirements),
+        "dependency_set": dependencies.key,
+        "functions": {artifact.name: describe(artifact) for artifact in artifacts},
+        "layer": describe(layer) if layer else None,
+    }
+    text = json.dumps(data, sort_keys=True, indent=2) + "\n"
+    (staging / "manifest.json").write_text(text, encoding="utf-8")
