@@ -20,15 +20,19 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 demo: install
-	rm -rf build/demo
+	rm -rf build/demo build/demo-dist
 	$(BIN)/fastsplit routes example_app.main:app
 	$(BIN)/fastsplit build example_app.main:app --out build/demo
+	$(BIN)/fastsplit package --build build/demo --out build/demo-dist \
+		--requirements example_app/requirements.txt
 	@echo
 	@echo "Generated files (build/demo):"
-	@cd build/demo && find . -path ./functions/*/example_app -prune -o -type f -print | sort
+	@cd build/demo && find . -path './functions/*/example_app' -prune -o -type f -print | sort
 	@echo
 	@echo "One handler (build/demo/functions/get_users_user_id/handler.py):"
 	@cat build/demo/functions/get_users_user_id/handler.py
+	@echo
+	@echo "Zips for Lambda: build/demo-dist/lambda/"
 
 test: install tools compat-venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -118,7 +118,7 @@ def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -
         source_modules=source_modules,
         source_files=list_files(app_dir, source_modules),
         redirect_slashes=bool(getattr(app.router, "redirect_slashes", True)),
-        middleware=tuple(_qualified(m.cls) for m in getattr(app, "user_middleware", [])),
+        middleware=tuple(_middleware_name(m) for m in getattr(app, "user_middleware", [])),
         custom_http_error_handlers=_has_custom_http_handlers(app),
         diagnostics=tuple(diagnostics),
     )
@@ -266,6 +266,14 @@ def _static_assets(mounted: Any, app_dir: Path) -> tuple[str, ...]:
     if not path.is_dir() or not path.is_relative_to(app_dir):
         return ()
     return list_files(app_dir, (path.relative_to(app_dir).as_posix(),))
+
+
+def _middleware_name(middleware: Any) -> str:
+    """``module:qualname`` of a middleware; for ``@app.middleware("http")`` functions
+    (a BaseHTTPMiddleware) the decorated function, which is what the user wrote."""
+    options = getattr(middleware, "kwargs", None) or getattr(middleware, "options", None) or {}
+    dispatch = options.get("dispatch") if isinstance(options, dict) else None
+    return _qualified(dispatch if dispatch is not None else middleware.cls)
 
 
 def _docs_paths(app: Any) -> set[str]:

@@ -267,7 +267,7 @@ def test_example_app_facts(example: AppSpec) -> None:
     assert example.version == "1.4.0"
     # Outermost first: @app.middleware("http") was added after CORSMiddleware.
     assert example.middleware == (
-        "starlette.middleware.base:BaseHTTPMiddleware",
+        "example_app.main:add_version_header",
         "starlette.middleware.cors:CORSMiddleware",
     )
     # An ItemNotFound handler does not replace FastAPI's 404/405 handling.

@@ -716,7 +716,7 @@ def test_fallback_routes_are_the_whole_table_with_mounts_taking_every_method() -
 def test_fallback_caveat_for_middleware(example: BuildPlan) -> None:
     (caveat,) = [d for d in example.diagnostics if d.where == "fallback"]
     assert caveat.level == "info"
-    assert "without the app's middleware BaseHTTPMiddleware, CORSMiddleware" in caveat.message
+    assert "without the app's middleware add_version_header, CORSMiddleware" in caveat.message
 
 
 def test_fallback_caveat_for_a_custom_404_handler() -> None:
