@@ -170,6 +170,7 @@ def _settle_names(drafts: list[_Draft], limit: int, diagnostics: list[Diagnostic
                     f"name {draft.name!r}; give one of them another name"
                 )
             owners[draft.name] = draft
+    taken_ids = {logical_id(name) for name in owners}
     for draft in drafts:
         if draft.explicit_name:
             continue
@@ -181,7 +182,7 @@ def _settle_names(drafts: list[_Draft], limit: int, diagnostics: list[Diagnostic
         name, number = base, 1
         # Names must differ, and so must their CloudFormation ids (PascalCase drops
         # the underscores: get_report_2024 and get_report2024 would clash).
-        while name in owners or logical_id(name) in {logical_id(n) for n in owners}:
+        while name in owners or logical_id(name) in taken_ids:
             number += 1
             name = shorten(f"{base}_{number}", limit)
         if name != base:
@@ -198,6 +199,7 @@ def _settle_names(drafts: list[_Draft], limit: int, diagnostics: list[Diagnostic
             )
         draft.name = name
         owners[name] = draft
+        taken_ids.add(logical_id(name))
     ids: dict[str, str] = {}
     for draft in drafts:
         key = logical_id(draft.name)

@@ -65,20 +65,39 @@ def write_build(outputs: Iterable[OutputFile], *, out: Path, app_dir: Path) -> N
 
 
 def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> None:
+    copies: dict[str, Path] = {}
+    made: set[Path] = set()
     for output in outputs:
         target = staging / output.path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
         if output.text is not None:
             target.write_bytes(output.text.encode("utf-8"))
+            os.chmod(target, 0o644)
         elif output.copy_from is not None:
-            # copy2 keeps the modification time: static files keep their ETag and
-            # Last-Modified, as served by the monolith.
-            shutil.copy2(app_dir / output.copy_from, target)
-        os.chmod(target, 0o644)
+            first = copies.get(output.copy_from)
+            if first is None:
+                # copy2 keeps the modification time: static files keep their ETag and
+                # Last-Modified, as served by the monolith.
+                shutil.copy2(app_dir / output.copy_from, target)
+                os.chmod(target, 0o644)
+                copies[output.copy_from] = target
+            else:
+                # Every function carries the same app files: link the first copy
+                # instead of copying again (large apps have thousands of them).
+                _link_or_copy(first, target)
     # Folders get 0755 whatever the umask, like the files get 0644.
     for folder in staging.rglob("*"):
         if folder.is_dir():
             os.chmod(folder, 0o755)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def swap_in(staging: Path, out: Path) -> None:
