@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fastsplit.config import Config
-from fastsplit.generator import render_build
+from fastsplit.generator import RUNTIME_MODULE, render_build, runtime_source
 from tests.conftest import APPS, REPO, plan_for
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -58,10 +58,16 @@ CASES: dict[str, tuple[str, Path, Config]] = {
 }
 
 
-def render_case(name: str) -> dict[str, str]:
+def render_case(name: str, *, with_runtime: bool = False) -> dict[str, str]:
+    """The generated text files; the runtime module (a verbatim copy of
+    fastsplit/runtime.py in every function) only when asked for."""
     app_ref, app_dir, config = CASES[name]
     plan = plan_for(app_ref, app_dir, config)
-    return {out.path: out.text for out in render_build(plan) if out.text is not None}
+    return {
+        out.path: out.text
+        for out in render_build(plan)
+        if out.text is not None and (with_runtime or not out.path.endswith(RUNTIME_MODULE))
+    }
 
 
 def expected_case(name: str) -> dict[str, str]:
@@ -83,11 +89,20 @@ def test_build_matches_golden_tree(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+def test_every_function_carries_the_runtime_module_verbatim(name: str) -> None:
+    files = render_case(name, with_runtime=True)
+    handlers = [path for path in files if path.endswith("/handler.py")]
+    runtimes = {path: text for path, text in files.items() if path.endswith(RUNTIME_MODULE)}
+    assert len(runtimes) == len(handlers) > 0
+    assert set(runtimes.values()) == {runtime_source()}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_generated_python_compiles_lints_and_is_formatted(name: str, tmp_path: Path) -> None:
     """Generated code is read by users: it compiles, passes ruff's default rules and is
     ruff-formatted (line length 100)."""
     python_files = []
-    for path, text in render_case(name).items():
+    for path, text in render_case(name, with_runtime=True).items():
         if path.endswith(".py"):
             target = tmp_path / path
             target.parent.mkdir(parents=True, exist_ok=True)
