@@ -82,6 +82,11 @@ def monolith_answer(client: Any, case: Case) -> Answer:
         content=case.body or None,
         follow_redirects=False,
     )
+    return http_answer(response)
+
+
+def http_answer(response: Any) -> Answer:
+    """Read an HTTP response (httpx / TestClient)."""
     headers: dict[str, list[str]] = {}
     cookies: list[str] = []
     for name, value in response.headers.multi_items():

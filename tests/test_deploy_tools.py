@@ -22,7 +22,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tests.conftest import APPS, REPO, build_to
-from tests.e2e import Answer, Case
+from tests.e2e import Answer, Case, http_answer
 from tests.test_e2e_events import CASES, MIDDLEWARE_HEADERS
 from tests.tooling import (
     cfn_lint,
@@ -129,17 +129,6 @@ def monolith(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestCl
         yield client
 
 
-def _answer(response: httpx.Response) -> Answer:
-    headers: dict[str, list[str]] = {}
-    cookies = []
-    for name, value in response.headers.multi_items():
-        if name.lower() == "set-cookie":
-            cookies.append(value)
-        else:
-            headers.setdefault(name.lower(), []).append(value)
-    return Answer(response.status_code, headers, cookies, response.content)
-
-
 # serverless-offline's own HTTP server (hapi) adds or rewrites these, not the function:
 # it may gzip, adds accept-ranges, and re-serialises cookies (adding Expires).
 SERVER_HEADERS = (
@@ -215,7 +204,7 @@ def test_serverless_offline_serves_the_split_like_the_monolith(
                 "headers": list(case.headers),
                 "content": case.body or None,
             }
-            got = _answer(client.request(**request))
+            got = http_answer(client.request(**request))
             expected = _answer_from_testclient(monolith, request)
             if "cache-control" not in expected.headers:
                 # hapi's default for answers that set no cache policy.
@@ -229,4 +218,4 @@ def test_serverless_offline_serves_the_split_like_the_monolith(
 
 def _answer_from_testclient(client: TestClient, request: dict[str, object]) -> Answer:
     response = client.request(follow_redirects=False, **request)  # type: ignore[arg-type]
-    return _answer(response)
+    return http_answer(response)
