@@ -24,7 +24,9 @@ def default_name(route: Route) -> str:
     if route.kind == "mount":
         verb = "mount"
     else:
-        verb = "_".join(method.lower() for method in route.methods) or "any"
+        # Starlette adds HEAD to every GET route: it adds nothing to the name.
+        methods = [m for m in route.methods if not (m == "HEAD" and "GET" in route.methods)]
+        verb = "_".join(method.lower() for method in methods) or "any"
     path = _PARAM.sub(r"\1", route.path)
     words = _NON_WORD.sub("_", path.lower()).strip("_")
     return safe_identifier(f"{verb}_{words or 'root'}")

@@ -813,3 +813,14 @@ def test_http_event_of_a_route_function() -> None:
     assert function(plan("minimal:app"), "get_hello_name").events == (
         HttpEvent("GET", "/hello/{name}"),
     )
+
+
+def test_plain_starlette_app_is_split_without_head_in_names() -> None:
+    build_plan = plan("starlette_app:app")
+    names = {f.name: [(e.method, e.path) for e in f.events] for f in build_plan.functions}
+    assert names["get_root"] == [("GET", "/"), ("HEAD", "/")]
+    assert names["delete_get_users_id"] == [
+        ("DELETE", "/users/{id}"),
+        ("GET", "/users/{id}"),
+        ("HEAD", "/users/{id}"),
+    ]
