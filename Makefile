@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 
 include tools/tools.mk
 include tools/compat.mk
+include tools/lambdaric.mk
 
 install: $(STAMP)
 
@@ -34,7 +35,7 @@ demo: install
 	@echo
 	@echo "Zips for Lambda: build/demo-dist/lambda/"
 
-test: install tools compat-venv
+test: install tools compat-venv lambdaric
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install

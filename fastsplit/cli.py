@@ -210,6 +210,8 @@ def package_command(
     chosen = Target(python=python or default.python, arch=arch or default.arch)
     if chosen.python not in GLIBC:
         _fail(f"--python {chosen.python} is not a Lambda Python; use 3.10 to 3.14")
+    if jobs < 0:
+        _fail(f"--jobs {jobs} must be 0 (automatic) or a positive number")
     if chosen.arch not in MACHINE:
         _fail(f"--arch {chosen.arch} is not supported; use x86_64 or arm64")
     options = lambda_zip.Options(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fastsplit.errors import FastsplitError
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 # Newest glibc of the Lambda images: python3.10/3.11 run on Amazon Linux 2 (glibc 2.26),
 # python3.12+ on Amazon Linux 2023 (glibc 2.34).
 GLIBC = {"3.10": 26, "3.11": 26, "3.12": 34, "3.13": 34, "3.14": 34}
@@ -105,13 +105,16 @@ def read_requirements(
         lines.append(f"mangum=={metadata.version('mangum')}")
     if not include_runtime:
         lines = [line for line in lines if _name(line) not in RUNTIME_PROVIDED]
-    return tuple(dict.fromkeys(lines))
+    return tuple(dict.fromkeys(lines))  # a requirement listed twice is installed once
 
 
 def _requirement_lines(path: Path) -> list[str]:
+    """Logical requirement lines: comments dropped, backslash continuations joined (so a
+    requirement keeps its ``--hash`` options)."""
     lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split(" #", 1)[0].strip()
+    text = re.sub(r"\\\n", " ", path.read_text(encoding="utf-8"))
+    for raw in text.splitlines():
+        line = " ".join(raw.split(" #", 1)[0].split())
         if not line or line.startswith("#"):
             continue
         if line.startswith(("-r", "-c", "--requirement", "--constraint")):
@@ -188,6 +191,19 @@ def _pip_install(requirements: Path, target_dir: Path, target: Target) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PackageError(_pip_error(result.stderr + result.stdout, target))
+    _drop_scripts(target_dir)
+
+
+def _drop_scripts(site: Path) -> None:
+    """Remove console scripts: useless in Lambda, and their shebang names this machine's
+    interpreter, so they (and the RECORD lines hashing them) would make zips depend on
+    where fastsplit runs."""
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../../bin/")]
+        if kept != lines:
+            record.write_text("".join(kept), encoding="utf-8")
 
 
 def _pip_error(output: str, target: Target) -> str:

@@ -34,8 +34,8 @@ from fastsplit.packager.zipper import (
     APP_EXCLUDED,
     Entry,
     collect,
-    date_time,
     extend_zip,
+    source_date_epoch,
     unzipped_size,
     write_zip,
 )
@@ -139,7 +139,10 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
         if options.layer:
             shutil.copyfile(deps_zip, staging / LAYER_ZIP)
             layer = _artifact("layer-deps", staging / LAYER_ZIP, deps_size, dep_sizes)
-        diagnostics = _check_limits(artifacts, layer)
+        diagnostics = (
+            *_architecture_warnings(manifest, options.target),
+            *_check_limits(artifacts, layer),
+        )
         _write_configs(options, staging, manifest, artifacts, layer)
         _write_manifest(staging, manifest, options, dependencies, artifacts, layer)
         swap_in(staging, options.out)
@@ -154,7 +157,12 @@ def _cached_deps_zip(
 ) -> Path:
     """The dependencies compressed once, kept next to the installed set."""
     recipe = json.dumps(
-        {"entries": [e.name for e in entries], "time": date_time(), "prefix": prefix},
+        {
+            "entries": [e.name for e in entries],
+            "epoch": source_date_epoch(),
+            "prefix": prefix,
+            "format": 2,
+        },
         sort_keys=True,
     )
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
@@ -218,6 +226,8 @@ def _check_limits(
 ) -> tuple[Diagnostic, ...]:
     diagnostics = []
     layer_unzipped = layer.unzipped if layer else 0
+    if layer is not None and layer.size > DIRECT_UPLOAD_LIMIT:
+        diagnostics.append(_upload_warning(layer))
     for artifact in artifacts:
         total = artifact.unzipped + layer_unzipped
         if total > UNZIPPED_LIMIT:
@@ -228,15 +238,32 @@ def _check_limits(
                 "use a container image"
             )
         if artifact.size > DIRECT_UPLOAD_LIMIT:
-            diagnostics.append(
-                Diagnostic(
-                    "warning",
-                    artifact.name,
-                    f"zip is {artifact.size / MB:.1f} MB, over the 50 MB of a direct "
-                    "upload: deploy it through S3 (both serverless and sam deploy do)",
-                )
-            )
+            diagnostics.append(_upload_warning(artifact))
     return tuple(diagnostics)
+
+
+def _upload_warning(artifact: Artifact) -> Diagnostic:
+    return Diagnostic(
+        "warning",
+        artifact.name,
+        f"zip is {artifact.size / MB:.1f} MB, over the 50 MB of a direct upload: deploy "
+        "it through S3 (both serverless and sam deploy do)",
+    )
+
+
+def _architecture_warnings(manifest: dict[str, Any], target: Target) -> list[Diagnostic]:
+    """Functions built for another architecture than the one packaged for."""
+    return [
+        Diagnostic(
+            "warning",
+            function["name"],
+            f"built for {function['settings']['architecture']} but packaged for "
+            f"{target.arch} (one dependency set per run); package it with --arch "
+            f"{function['settings']['architecture']} separately or drop the setting",
+        )
+        for function in manifest.get("functions", [])
+        if function.get("settings", {}).get("architecture", target.arch) != target.arch
+    ]
 
 
 def _write_configs(

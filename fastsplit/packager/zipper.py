@@ -9,6 +9,7 @@ system is Unix and the compression level is fixed.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import shutil
 import time
@@ -17,7 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastsplit.packager.deps import PackageError
+
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z
+CONTENT_DATE_SPAN = 20 * 365 * 24 * 3600  # content-derived dates fall in 1980-1999
 COMPRESSION = zipfile.ZIP_DEFLATED
 LEVEL = 9
 
@@ -26,7 +30,7 @@ ALWAYS_EXCLUDED = ("__pycache__/*", "*/__pycache__/*", "*.pyc", "*.pyo")
 # Never shipped from the application's own files.
 APP_EXCLUDED = (
     ".git/*", "*/.git/*", ".env*", "*/.env*", ".venv/*", "*/.venv/*", "venv/*",
-    "build/*", "dist/*", "tests/*", "*/tests/*", "test_*.py", "*/test_*.py",
+    "build/*", "dist/*", "tests/*", "*/tests/*", "test_*.py",
 )  # fmt: skip
 
 
@@ -38,9 +42,31 @@ class Entry:
     name: str
 
 
-def date_time() -> tuple[int, int, int, int, int, int]:
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", ZIP_EPOCH))
-    return time.gmtime(max(epoch, ZIP_EPOCH))[:6]
+def source_date_epoch() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value is None or not value.strip():
+        return None
+    try:
+        return max(int(value), ZIP_EPOCH)
+    except ValueError:
+        raise PackageError(
+            f"SOURCE_DATE_EPOCH must be an integer (seconds since 1970), not {value!r}"
+        ) from None
+
+
+def date_time(content: bytes | None = None) -> tuple[int, int, int, int, int, int]:
+    """The timestamp of an entry.
+
+    ``SOURCE_DATE_EPOCH`` when set. Otherwise a date derived from the file's content:
+    still reproducible, but an edited file gets a new date, which Lambda keeps as its
+    mtime, so StaticFiles' ETag and Last-Modified change with the content (one fixed date
+    for all files would keep serving the old ETag for a same-size edit).
+    """
+    epoch = source_date_epoch()
+    if epoch is None:
+        digest = int.from_bytes(hashlib.sha256(content or b"").digest()[:8], "big")
+        epoch = ZIP_EPOCH + 2 * (digest % (CONTENT_DATE_SPAN // 2))
+    return time.gmtime(epoch)[:6]
 
 
 def excluded(name: str, patterns: Iterable[str]) -> bool:
@@ -61,8 +87,8 @@ def collect(root: Path, *, prefix: str = "", exclude: Iterable[str] = ()) -> lis
     return sorted(entries, key=lambda entry: entry.name)
 
 
-def _info(entry: Entry) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(entry.name, date_time=date_time())
+def _info(entry: Entry, content: bytes) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(entry.name, date_time=date_time(content))
     executable = os.stat(entry.source).st_mode & 0o111
     info.external_attr = (0o100000 | (0o755 if executable else 0o644)) << 16
     info.create_system = 3
@@ -90,8 +116,8 @@ def extend_zip(base: Path, path: Path, entries: Iterable[Entry]) -> None:
 
 def _add(archive: zipfile.ZipFile, entries: Iterable[Entry]) -> None:
     for entry in entries:
-        with open(entry.source, "rb") as source:
-            archive.writestr(_info(entry), source.read(), COMPRESSION, LEVEL)
+        content = entry.source.read_bytes()
+        archive.writestr(_info(entry, content), content, COMPRESSION, LEVEL)
 
 
 def unzipped_size(entries: Iterable[Entry]) -> int:
