@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from fastsplit import __version__
+from fastsplit.cli_local import register as register_local_commands
 from fastsplit.config import Config, load_config
 from fastsplit.errors import Diagnostic, FastsplitError
 from fastsplit.generator import manifest_data, render_build
@@ -46,7 +47,7 @@ AppDirOpt = Annotated[
 ]
 ProjectOpt = Annotated[
     Path,
-    typer.Option("--project", help="Folder whose pyproject.toml has [tool.fastsplit]."),
+    typer.Option("--project", help="Folder whose pyproject.toml has \\[tool.fastsplit]."),
 ]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit with code 1 on warnings too (for CI).")
@@ -390,6 +391,9 @@ def _functions_table(plan: BuildPlan) -> Table:
             settings.architecture,
         )
     return table
+
+
+register_local_commands(app)  # serve, invoke, verify
 
 
 def main() -> None:

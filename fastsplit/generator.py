@@ -38,8 +38,8 @@ def function_files(plan: BuildPlan, function: Function) -> tuple[str, ...]:
     files = {"handler.py", RUNTIME_MODULE}
     if function.kind != "fallback":
         files.update(plan.spec.source_files)
-    for route in function.routes:
-        files.update(route.assets)
+        # Every function imports the whole app, whose mounts check their folders.
+        files.update(asset for route in plan.spec.routes for asset in route.assets)
     return tuple(sorted(files))
 
 

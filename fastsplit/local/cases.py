@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from fastsplit.local.deployment import LocalError
 from fastsplit.local.schema import Schema
@@ -106,12 +106,18 @@ def _recorded(entry: Any, where: str) -> Case:
     target = urlsplit(entry["path"])
     if not target.path.startswith("/"):
         raise LocalError(f"{where}: path {entry['path']!r} must start with '/'")
-    query = [*parse_qsl(target.query, keep_blank_values=True), *_pairs(entry.get("query"))]
+    try:
+        query = [*parse_qsl(target.query, keep_blank_values=True), *_pairs(entry.get("query"))]
+        headers = tuple(_pairs(entry.get("headers")))
+    except (TypeError, ValueError):
+        raise LocalError(
+            f"{where}: 'query' and 'headers' must be objects (name: value or [values])"
+        ) from None
     case = Case(
         method=str(entry.get("method", "GET")).upper(),
-        path=target.path,
+        path=unquote(target.path),  # cases hold decoded paths; sending encodes them
         query=tuple(query),
-        headers=tuple(_pairs(entry.get("headers"))),
+        headers=headers,
         note=f"recorded{': ' + str(entry['name']) if entry.get('name') else ''}",
     )
     if "json" in entry:
