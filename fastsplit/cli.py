@@ -19,7 +19,8 @@ from fastsplit.generator import manifest_data, render_build
 from fastsplit.model import BuildPlan
 from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
-from fastsplit.planner import plan_build
+from fastsplit.planner import NOT_SLIM, plan_build
+from fastsplit.prove import prove_plan
 from fastsplit.writer import check_out_dir, write_build
 
 app = typer.Typer(
@@ -68,6 +69,15 @@ FallbackOpt = Annotated[
         show_default=False,
     ),
 ]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="slim (default): each function imports only what its route needs, proven at "
+        "build time; full: every function imports the whole app.",
+        show_default=False,
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -93,12 +103,19 @@ def routes(
     project: ProjectOpt = Path("."),
     docs: DocsOpt = None,
     fallback: FallbackOpt = None,
+    mode: ModeOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show how the app's routes map to functions, with every warning."""
     plan = _run(
-        _plan, project=project, app_ref=app_ref, app_dir=app_dir, docs=docs, fallback=fallback
+        _plan,
+        project=project,
+        app_ref=app_ref,
+        app_dir=app_dir,
+        docs=docs,
+        fallback=fallback,
+        mode=mode,
     )
     if as_json:
         out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
@@ -128,11 +145,13 @@ def build(
     ] = None,
     docs: DocsOpt = None,
     fallback: FallbackOpt = None,
+    mode: ModeOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one handler per route plus serverless.yml, template.yaml and manifest.json."""
     flags = {
+        "mode": mode,
         "out": out,
         "runtime": runtime,
         "architecture": architecture,
@@ -291,7 +310,8 @@ def _plan_with_config(
     # Importing the app must not write __pycache__ folders into the user's tree.
     sys.dont_write_bytecode = True
     spec = load_app_spec(config.app, app_dir=config.app_dir)
-    return plan_build(spec, config), config
+    plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir)
+    return plan, config
 
 
 def _run(func: Any, **kwargs: Any) -> Any:
@@ -340,16 +360,23 @@ def _escape(text: str) -> str:
 def _routes_table(plan: BuildPlan) -> Table:
     table = Table(title=f"{plan.spec.app}: {len(plan.functions)} functions", title_justify="left")
     table.add_column("Function", no_wrap=True)
-    for column in ("Methods", "Path", "Endpoint", "Notes"):
+    table.add_column("Mode", no_wrap=True)
+    table.add_column("Methods", overflow="fold")
+    # Wide enough for the fallback's "(no route matched)" on an 80-column terminal.
+    table.add_column("Path", overflow="fold", min_width=18)
+    for column in ("Endpoint", "Notes"):
         table.add_column(column, overflow="fold")
     notes: dict[str, list[str]] = {}
     for diagnostic in plan.diagnostics:
+        if diagnostic.message.startswith(NOT_SLIM):
+            continue  # the Mode column says it; the reason is printed below the table
         notes.setdefault(diagnostic.where, []).append(f"{diagnostic.level}: {diagnostic.message}")
     shown: set[str] = set()
     for function in plan.functions:
         if function.kind == "fallback":
             table.add_row(
                 function.name,
+                "-",
                 "ANY",
                 "(no route matched)",
                 "-",
@@ -360,6 +387,7 @@ def _routes_table(plan: BuildPlan) -> Table:
             shown.add(route.key)
             table.add_row(
                 function.name,
+                function.mode,
                 ", ".join(route.methods) or "ANY",
                 _escape(route.path),
                 _escape(route.endpoint),
@@ -368,7 +396,7 @@ def _routes_table(plan: BuildPlan) -> Table:
     for where, messages in notes.items():
         if where not in shown and where not in ("fallback", plan.spec.app):
             method, _, path = where.partition(" ")
-            table.add_row("-", method, _escape(path), "-", _escape("; ".join(messages)))
+            table.add_row("-", "-", method, _escape(path), "-", _escape("; ".join(messages)))
     return table
 
 

@@ -2,19 +2,22 @@
 
 `make regen-golden` rewrites tests/golden/ from the current generator; review the diff.
 The app's own files that a build copies into function folders are left out here (they
-are verbatim copies, checked in test_writer.py); everything fastsplit writes is in.
+are verbatim copies, checked in test_writer.py); everything fastsplit writes is in, but
+imports.json: its import chains run through the installed third-party packages, so it
+changes with their versions (tests/test_slim.py checks it on a fixture app).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from fastsplit.config import Config
-from fastsplit.generator import render_build
+from fastsplit.generator import IMPORTS_FILE, render_build
 from tests.conftest import APPS, REPO, plan_for
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -58,10 +61,15 @@ CASES: dict[str, tuple[str, Path, Config]] = {
 }
 
 
+@cache
 def render_case(name: str) -> dict[str, str]:
     app_ref, app_dir, config = CASES[name]
-    plan = plan_for(app_ref, app_dir, config)
-    return {out.path: out.text for out in render_build(plan) if out.text is not None}
+    plan = plan_for(app_ref, app_dir, config, prove=True)
+    return {
+        out.path: out.text
+        for out in render_build(plan)
+        if out.text is not None and out.path != IMPORTS_FILE
+    }
 
 
 def expected_case(name: str) -> dict[str, str]:
