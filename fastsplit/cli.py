@@ -181,6 +181,31 @@ def build(
         err_console.print(f"Built {len(plan.functions)} functions into {config.out}/", markup=False)
 
 
+@app.command("explain")
+def explain_command(
+    function: Annotated[str, typer.Argument(metavar="FUNCTION", help="A function of the build.")],
+    what: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[NAME]",
+            help="Only this module, package or distribution: the chain that pulled it in.",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOpt = Path("."),
+    build_dir: Annotated[
+        Path | None, typer.Option("--build", help="The build folder (default: build).")
+    ] = None,
+) -> None:
+    """Say why each module and distribution is in a function (the import chains)."""
+    from fastsplit.explain import explain
+
+    config = _run(lambda: load_config(project))
+    lines = _run(lambda: explain(build_dir or config.out, function, what))
+    for line in lines:
+        out_console.print(line, markup=False)
+
+
 @app.command("package")
 def package_command(
     target: Annotated[str, typer.Option(help="What to package for: lambda.")] = "lambda",
