@@ -29,6 +29,7 @@ CASES: dict[str, tuple[str, Path, Config]] = {
     "nasty": ("nasty:app", APPS, Config()),
     "routers_tree": ("routers_tree:app", APPS, Config(docs=False)),
     "mounts": ("mounts:app", APPS, Config(fallback=False)),
+    "slimapp": ("slimapp.main:app", APPS, Config(docs=False)),
     "settings": (
         "settings:app",
         APPS,
