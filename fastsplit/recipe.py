@@ -122,7 +122,8 @@ class Describer:
             subject = "its endpoint is" if what == "endpoint" else f"{what} {name} is"
             raise NotRebuildable(
                 f"{subject} defined in {module}, the module that assembles the app; move it "
-                "to another module so that a function can import it without every route"
+                "to another module so that a function can import it without building every "
+                "route"
             )
         return Ref(self._public_module(module, qualname), qualname)
 

@@ -357,7 +357,7 @@ def test_routes_prints_a_table_of_functions() -> None:
     assert stderr_lines(result) == [
         "info: GET /hello, GET /hello/{name}: full mode, not slim: its endpoint is defined in "
         "minimal, the module that assembles the app; move it to another module so that a "
-        "function can import it without every route"
+        "function can import it without building every route"
     ]
 
 
