@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import fastsplit
+from fastsplit.fingerprint import expected_fingerprint
 from fastsplit.generator import render_handler, runtime_source
 from fastsplit.model import (
     AppSpec,
@@ -42,7 +43,6 @@ from fastsplit.model import (
 )
 from fastsplit.packager.requirements import canonical_name, requirement_closure
 from fastsplit.planner import diagnostic_order, not_slim_diagnostics
-from fastsplit.recipe import expected_fingerprint
 from fastsplit.sources import is_first_party_file, list_files
 
 PROBE = Path(__file__).with_name("probe.py")
