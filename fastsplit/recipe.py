@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
@@ -90,6 +91,11 @@ class Describer:
             return self.depends(value, what)
         if isinstance(value, type) or inspect.isroutine(value):
             return self.ref(value, what)
+        if typing.get_origin(value) is not None:
+            raise NotRebuildable(
+                f"{what} is {value!r}, a type expression: fastsplit imports names only "
+                "(let FastAPI infer it from the endpoint's return annotation)"
+            )
         raise NotRebuildable(
             f"{what} is {_article(type(value).__name__)} object, which fastsplit cannot "
             "write down (only plain data and importable names)"
@@ -110,7 +116,10 @@ class Describer:
                 f"{what} {name} is a closure made inside {outer}(); only module-level "
                 "names can be imported by a function"
             )
-        if module == "__main__" or _resolve(module, qualname) is not obj:
+        found = _resolve(module, qualname)
+        # A bound method is a new object at each attribute access, but an equal one.
+        same = found is obj or (inspect.ismethod(obj) and found == obj)
+        if module == "__main__" or not same:
             raise NotRebuildable(
                 f"{what} {name} does not import as this object (the module's "
                 f"{qualname} is something else, e.g. the result of another decorator)"
@@ -266,7 +275,9 @@ class Describer:
         shutdown = list(app.router.on_shutdown)
         defaults = [part for part in parts if type(part).__name__ == "_DefaultLifespan"]
         custom = [part for part in parts if part not in defaults]
-        if len(custom) > 1 or (custom and (startup or shutdown)):
+        # Included routers' on_event handlers run from their own default lifespans too.
+        foreign = [part for part in defaults if getattr(part, "_router", None) is not app.router]
+        if len(custom) > 1 or (custom and (startup or shutdown)) or foreign:
             raise NotRebuildable(
                 "the app's lifespan combines several parts (lifespans of included routers "
                 "or on_event handlers), which fastsplit cannot rebuild by reference"

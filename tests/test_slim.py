@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 
 from fastsplit.cli import app as cli
 from fastsplit.config import Config
+from fastsplit.model import Ref, Seq
 from fastsplit.packager.requirements import requirement_closure, requirement_name
 from fastsplit.packager.slim import InstalledSet
 from fastsplit.prove import prove_plan
@@ -445,3 +447,69 @@ def _run_alone(function_dir: Path, event: dict[str, Any]) -> dict[str, Any]:
     assert "error" not in message, message["error"]
     response: dict[str, Any] = message["response"]
     return response
+
+
+def test_enum_tags_classmethod_dependencies_and_generic_models(tmp_path: Path) -> None:
+    """Less common values: an enum tag and a classmethod dependency are importable
+    names (the function stays slim and proven); an explicit ``list[Item]`` response
+    model is a type expression, not a name (the function stays full, saying so)."""
+    package = tmp_path / "recipes_demo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "parts.py").write_text(
+        textwrap.dedent(
+            """
+            from enum import Enum
+            from typing import Annotated, Any
+
+            from fastapi import Depends
+            from pydantic import BaseModel
+
+
+            class Color(str, Enum):
+                RED = "red"
+
+
+            class Item(BaseModel):
+                x: int
+
+
+            class Paging:
+                @classmethod
+                def size(cls) -> int:
+                    return 10
+
+
+            def listing(size: Annotated[int, Depends(Paging.size)]) -> dict[str, int]:
+                return {"size": size}
+
+
+            def items() -> Any:
+                return [{"x": 1}]
+            """
+        )
+    )
+    (package / "main.py").write_text(
+        textwrap.dedent(
+            """
+            from fastapi import Depends, FastAPI
+
+            from recipes_demo.parts import Color, Item, Paging, items, listing
+
+            app = FastAPI()
+            app.add_api_route(
+                "/listing", listing, tags=[Color.RED], dependencies=[Depends(Paging.size)]
+            )
+            app.add_api_route("/items", items, response_model=list[Item])
+            """
+        )
+    )
+    plan = plan_for("recipes_demo.main:app", tmp_path, prove=True)
+    by_name = {f.name: f for f in plan.functions}
+    assert by_name["get_listing"].mode == "slim", by_name["get_listing"].not_slim
+    assert by_name["get_items"].mode == "full"
+    assert "a type expression: fastsplit imports names only" in by_name["get_items"].not_slim
+    route = by_name["get_listing"].routes[0]
+    assert route.slim is not None
+    options = dict(route.slim.kwargs)
+    assert options["tags"] == Seq("list", (Ref("recipes_demo.parts", "Color.RED"),))
