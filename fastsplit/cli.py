@@ -201,7 +201,7 @@ def explain_command(
     from fastsplit.explain import explain
 
     config = _run(lambda: load_config(project))
-    lines = _run(lambda: explain(build_dir or config.out, function, what))
+    lines = _run(lambda: explain(build_dir or config.out, function, what=what))
     for line in lines:
         out_console.print(line, markup=False)
 

@@ -19,7 +19,7 @@ from fastsplit.packager.requirements import canonical_name
 ARROW = " → "
 
 
-def explain(build: Path, function: str, what: str | None = None) -> list[str]:
+def explain(build: Path, function: str, *, what: str | None = None) -> list[str]:
     """Lines saying why everything (or only ``what``) is in ``function``."""
     entry, imports = _load(build, function)
     routes = "; ".join(
@@ -32,7 +32,10 @@ def explain(build: Path, function: str, what: str | None = None) -> list[str]:
     packages: dict[str, list[str]] = imports.get("packages", {})
     distributions: dict[str, dict[str, Any]] = imports.get("distributions", {})
     if what is not None:
-        return [_why(function, what, modules, packages, distributions)]
+        found = _why(
+            function, what, modules=modules, packages=packages, distributions=distributions
+        )
+        return [found]
     lines = [head, "", "Application modules (the function carries their files):"]
     width = max((len(name) for name in modules), default=0)
     lines += [f"  {name:<{width}}  {ARROW.join(chain)}" for name, chain in modules.items()]
@@ -55,6 +58,7 @@ def explain(build: Path, function: str, what: str | None = None) -> list[str]:
 def _why(
     function: str,
     what: str,
+    *,
     modules: dict[str, list[str]],
     packages: dict[str, list[str]],
     distributions: dict[str, dict[str, Any]],

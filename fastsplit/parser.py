@@ -148,7 +148,7 @@ def _with_recipes(
 ) -> list[Route]:
     """The API routes with how slim functions rebuild them (or why they cannot)."""
     try:
-        described = describe_routes(describer, app, api_routes)
+        described = describe_routes(describer, app, routes=api_routes)
     except Exception as exc:  # the user's models can make schema generation fail
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         why = f"the app's OpenAPI schema, which the proof compares, cannot be made ({reason})"

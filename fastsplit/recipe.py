@@ -353,7 +353,7 @@ class Describer:
 
 
 def describe_routes(
-    describer: Describer, app: Any, routes: list[tuple[Any, Any]]
+    describer: Describer, app: Any, *, routes: list[tuple[Any, Any]]
 ) -> list[SlimRoute | str]:
     """Recipes of ``(original, effective)`` routes of ``app``, each with its OpenAPI
     operations; a string instead of a recipe says why that route cannot be rebuilt."""
@@ -388,7 +388,7 @@ def fingerprint(app: Any, *, app_module: str, app_dir: str) -> dict[str, Any]:
     except NotRebuildable as exc:
         described_app = {"not_rebuildable": str(exc)}
     routes = list(iter_routes(app))
-    described = describe_routes(describer, app, routes)
+    described = describe_routes(describer, app, routes=routes)
     return {
         "app": described_app,
         "routes": [

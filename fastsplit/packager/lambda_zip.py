@@ -138,7 +138,9 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
     per_function = (
         {}
         if options.layer
-        else _slim_dependencies(manifest, options, installed.path, dependencies, dep_entries)
+        else _slim_dependencies(
+            manifest, options, site=installed.path, dependencies=dependencies, entries=dep_entries
+        )
     )
 
     options.out.absolute().parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +192,7 @@ def _cached_deps_zip(
 def _slim_dependencies(
     manifest: dict[str, Any],
     options: Options,
+    *,
     site: Path,
     dependencies: DependencySet,
     entries: list[Entry],
