@@ -8,9 +8,11 @@ of an app) do not matter, only the schemas.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import warnings
+from types import ModuleType
 from typing import Any
 
 from fastsplit.model import Call, Const, Dict, Expr, Ref, Seq, SlimApp, SlimRoute
@@ -124,3 +126,63 @@ def to_json(value: Any) -> Any:
 
 def sort_key(value: Expr) -> str:
     return json.dumps(to_json(value), sort_keys=True)
+
+
+# --- module state -----------------------------------------------------------------
+
+_PLAIN = (type(None), bool, int, float, str, bytes)
+_LONG = 200
+
+
+def module_state(module: ModuleType) -> dict[str, str]:
+    """The module's globals (and its own classes' attributes) as comparable text.
+
+    The module that assembles an app may change other modules as it runs (a setting, a
+    registry, a configured client): a rebuilt app, which never runs it, would see them
+    unchanged. Plain data is compared by value, functions, classes and modules by name,
+    anything else by its type only (its state cannot be compared across processes).
+    """
+    state: dict[str, str] = {}
+    name = module.__name__
+    for key, value in vars(module).items():
+        if _dunder(key) or (
+            isinstance(value, ModuleType) and value.__name__.startswith(name + ".")
+        ):
+            continue  # submodules are bound to their package only once they are imported
+        state[key] = _text(value)
+        if isinstance(value, type) and value.__module__ == name:
+            for attribute, item in vars(value).items():
+                if not _dunder(attribute) and _plain(item):
+                    state[f"{key}.{attribute}"] = _text(item)
+    return dict(sorted(state.items()))
+
+
+def _dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    if type(value) in _PLAIN:
+        return True
+    if depth > 4:
+        return False
+    if type(value) in (list, tuple, set, frozenset):
+        return all(_plain(item, depth + 1) for item in value)
+    if type(value) is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _text(value: Any) -> str:
+    if _plain(value):
+        text = repr(sorted(value, key=repr)) if type(value) in (set, frozenset) else repr(value)
+        if len(text) > _LONG:
+            return f"{text[:_LONG]}… (sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]})"
+        return text
+    if isinstance(value, ModuleType):
+        return f"module {value.__name__}"
+    qualname = getattr(value, "__qualname__", None)
+    module = getattr(value, "__module__", None)
+    if (isinstance(value, type) or callable(value)) and isinstance(qualname, str):
+        return f"{module}:{qualname}"
+    return f"a {type(value).__module__}.{type(value).__qualname__} object"

@@ -131,7 +131,7 @@ def _prove(
     finally:
         sys.stdout = real_stdout
         sys.meta_path.remove(recorder)
-    modules = []
+    modules: list[dict[str, Any]] = []
     for name in sorted(set(sys.modules) - before):
         module = sys.modules[name]
         modules.append(
@@ -145,14 +145,23 @@ def _prove(
     # From here on, imports no longer count: describe the rebuilt app.
     sys.path.insert(0, request["fastsplit_root"])
     try:
+        from fastsplit.fingerprint import module_state
         from fastsplit.recipe import fingerprint
+        from fastsplit.sources import is_first_party_file
 
+        app_dir = os.path.realpath(request["app_dir"])
+        state = {
+            m["name"]: module_state(sys.modules[m["name"]])
+            for m in modules
+            if m["file"] and m["name"] != HANDLER and is_first_party_file(m["file"], app_dir)
+        }
         answer = fingerprint(
             handler.app, app_module=request["app_module"], app_dir=request["app_dir"]
         )
     except BaseException:
         return _failure("describing the rebuilt app failed")
     answer["modules"] = modules
+    answer["state"] = state
     return answer
 
 

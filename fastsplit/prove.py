@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import fastsplit
-from fastsplit.fingerprint import expected_fingerprint
+from fastsplit.fingerprint import expected_fingerprint, module_state
 from fastsplit.generator import render_handler, runtime_source
 from fastsplit.model import (
     AppSpec,
@@ -42,6 +42,7 @@ from fastsplit.model import (
     UsedDistribution,
 )
 from fastsplit.packager.requirements import canonical_name, requirement_closure
+from fastsplit.parser import import_module
 from fastsplit.planner import diagnostic_order, not_slim_diagnostics
 from fastsplit.sources import is_first_party_file, list_files
 
@@ -57,6 +58,9 @@ def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
     if not candidates:
         return plan
     app_dir = app_dir.resolve()
+    if plan.spec.module not in sys.modules:
+        # The monolith's modules are compared with the rebuilt app's: import them.
+        import_module(plan.spec.module, app_dir=app_dir)
     answers = run_probes(plan, candidates, app_dir=app_dir, jobs=jobs)
     refused: list[tuple[str, str]] = []
     functions = []
@@ -171,6 +175,9 @@ def refusal(answer: dict[str, Any], spec: AppSpec, function: Function) -> str:
             f"importing what it needs loads {spec.module}, the module that assembles the "
             f"app ({chain}), so it would build every route; break that import"
         )
+    changed = changed_module(answer.get("state", {}))
+    if changed:
+        return changed
     assert spec.slim_app is not None
     routes = [route.slim for route in function.routes]
     assert all(isinstance(route, SlimRoute) for route in routes)
@@ -180,6 +187,30 @@ def refusal(answer: dict[str, Any], spec: AppSpec, function: Function) -> str:
     if difference:
         return f"the rebuilt app differs from the monolith: {difference}"
     return ""
+
+
+def changed_module(states: dict[str, dict[str, str]]) -> str:
+    """How a module the handler imports differs from the same module in the monolith,
+    where the module assembling the app ran (and may have changed it)."""
+    for name, rebuilt in sorted(states.items()):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        monolith = module_state(module)
+        for key in sorted(set(monolith) | set(rebuilt)):
+            if monolith.get(key) != rebuilt.get(key):
+                ours = monolith.get(key, "unset")
+                theirs = rebuilt.get(key, "unset")
+                return (
+                    f"{name}.{key} is {_clip(ours)} in the monolith but {_clip(theirs)} in a "
+                    "one-route app: building the whole app changes it (set it where it is "
+                    "defined, or in the lifespan)"
+                )
+    return ""
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def first_difference(expected: Any, got: Any, path: str = "") -> str:

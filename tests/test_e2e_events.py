@@ -177,6 +177,14 @@ def test_every_function_answers_like_the_monolith(
     assert used == functions, f"functions not exercised: {sorted(functions - used)}"
 
 
+SLIMAPP_REFS = [
+    "slimapp.main:app",
+    "slimapp.closures:app",
+    "slimapp.circular:app",
+    "slimapp.objects:app",
+    "slimapp.configured:app",
+]
+
 # tests/apps/slimapp: slim functions (light routes, a numpy route, an override, a
 # lifespan, middleware, an exception handler) and the fallbacks to full mode.
 SLIMAPP_CASES: list[Case] = [
@@ -190,6 +198,7 @@ SLIMAPP_CASES: list[Case] = [
     Case("GET", "/heavy/stats"),
     Case("GET", "/hello/ada"),
     Case("GET", "/prefix"),
+    Case("GET", "/mode"),
     Case("GET", "/nope"),
 ]
 
@@ -199,21 +208,12 @@ def slimapp_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each slimapp variant built once (the apps keep no state between requests)."""
     from tests.conftest import APPS, build_to
 
-    refs = [
-        "slimapp.main:app",
-        "slimapp.closures:app",
-        "slimapp.circular:app",
-        "slimapp.objects:app",
-    ]
     root = tmp_path_factory.mktemp("slimapp-e2e")
-    return {ref: build_to(root / ref.replace(":", "_"), ref, APPS) for ref in refs}
+    return {ref: build_to(root / ref.replace(":", "_"), ref, APPS) for ref in SLIMAPP_REFS}
 
 
 @pytest.mark.parametrize("kind", ["http", "rest", "alb"])
-@pytest.mark.parametrize(
-    "app_ref",
-    ["slimapp.main:app", "slimapp.closures:app", "slimapp.circular:app", "slimapp.objects:app"],
-)
+@pytest.mark.parametrize("app_ref", SLIMAPP_REFS)
 def test_slim_and_fallback_functions_answer_like_the_monolith(
     kind: str, app_ref: str, slimapp_builds: dict[str, Path]
 ) -> None:

@@ -245,6 +245,20 @@ def test_a_middleware_option_that_is_not_data_makes_every_function_full() -> Non
     ]
 
 
+def test_a_setting_the_app_module_changes_gets_a_full_function_saying_why() -> None:
+    plan = plan_for("slimapp.configured:app", prove=True)
+    modes = {f.name: f.mode for f in plan.functions}
+    assert modes["get_mode"] == "full"
+    assert {modes[name] for name in LIGHT} == {"slim"}  # they do not import the setting
+    (diagnostic,) = plan.diagnostics
+    assert diagnostic.where == "GET /mode"
+    assert diagnostic.message == (
+        "full mode, not slim: slimapp.settings.MODE is 'configured' in the monolith but "
+        "'default' in a one-route app: building the whole app changes it (set it where it "
+        "is defined, or in the lifespan)"
+    )
+
+
 def test_full_fallbacks_still_answer_like_the_monolith(tmp_path: Path) -> None:
     build = build_to(tmp_path / "build", "slimapp.objects:app")
     split = SplitApp(build, env={})
