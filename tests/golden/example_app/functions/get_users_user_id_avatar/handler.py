@@ -9,7 +9,7 @@ Slim mode: rather than importing example_app.main, which builds every route, thi
 rebuilds the app with only these routes, importing what they use from where it is
 defined. At build time fastsplit checked, in a fresh process, that the result has the
 monolith's OpenAPI operations, route options, middleware, exception handlers, dependency
-overrides and lifespan.
+overrides and lifespan, and that the modules it imports hold what they hold there.
 """
 
 import os
