@@ -1,42 +1,20 @@
 """Assemble the example_app application (``uvicorn example_app.main:app``)."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.routing import APIRoute
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from example_app import __version__, db
-from example_app.config import Settings
+from example_app import __version__
 from example_app.deps import DB
 from example_app.errors import ItemNotFound
+from example_app.hooks import add_version_header, item_not_found_handler, lifespan, operation_id
 from example_app.routers import auth, files, items, users
 
 # Resolved from this file, not the working directory, so it works wherever the code is unpacked.
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-    """Read settings and prepare the database once per process (once per Lambda cold start).
-
-    The yielded dict becomes ``request.state`` for every request.
-    """
-    settings = Settings.from_env()
-    db.init_db(settings.db_path)
-    yield {"db_path": settings.db_path, "settings": settings}
-
-
-def operation_id(route: APIRoute) -> str:
-    """Stable operation ids for client generators: FastAPI's default picks the first
-    method of a set, which varies between processes for multi-method routes."""
-    return f"{route.name}_{'_'.join(sorted(route.methods)).lower()}"
-
 
 app = FastAPI(
     title="example_app",
@@ -53,25 +31,8 @@ app.add_middleware(
     allow_headers=["Content-Type", "X-API-Key"],
     expose_headers=["X-App-Version"],
 )
-
-
-@app.middleware("http")
-async def add_version_header(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    response.headers["X-App-Version"] = __version__
-    return response
-
-
-@app.exception_handler(ItemNotFound)
-async def item_not_found_handler(request: Request, exc: ItemNotFound) -> JSONResponse:
-    return JSONResponse(
-        status_code=404,
-        content={"error": "item_not_found", "item_id": exc.item_id, "message": str(exc)},
-        headers={"X-Error-Code": "ITEM_NOT_FOUND"},
-    )
-
+app.middleware("http")(add_version_header)
+app.add_exception_handler(ItemNotFound, item_not_found_handler)
 
 app.include_router(users.router, prefix="/users", tags=["users"])
 app.include_router(items.router, prefix="/items", tags=["items"])

@@ -20,7 +20,8 @@ from fastsplit.generator import manifest_data, render_build
 from fastsplit.model import BuildPlan
 from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
-from fastsplit.planner import plan_build
+from fastsplit.planner import NOT_SLIM, plan_build
+from fastsplit.prove import prove_plan
 from fastsplit.writer import check_out_dir, write_build
 
 app = typer.Typer(
@@ -69,6 +70,15 @@ FallbackOpt = Annotated[
         show_default=False,
     ),
 ]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        help="slim (default): each function imports only what its route needs, proven at "
+        "build time; full: every function imports the whole app.",
+        show_default=False,
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -94,12 +104,19 @@ def routes(
     project: ProjectOpt = Path("."),
     docs: DocsOpt = None,
     fallback: FallbackOpt = None,
+    mode: ModeOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Show how the app's routes map to functions, with every warning."""
     plan = _run(
-        _plan, project=project, app_ref=app_ref, app_dir=app_dir, docs=docs, fallback=fallback
+        _plan,
+        project=project,
+        app_ref=app_ref,
+        app_dir=app_dir,
+        docs=docs,
+        fallback=fallback,
+        mode=mode,
     )
     if as_json:
         out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
@@ -129,11 +146,13 @@ def build(
     ] = None,
     docs: DocsOpt = None,
     fallback: FallbackOpt = None,
+    mode: ModeOpt = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one handler per route plus serverless.yml, template.yaml and manifest.json."""
     flags = {
+        "mode": mode,
         "out": out,
         "runtime": runtime,
         "architecture": architecture,
@@ -161,6 +180,31 @@ def build(
     _finish(plan.diagnostics, strict=strict, quiet=as_json)
     if not as_json:
         err_console.print(f"Built {len(plan.functions)} functions into {config.out}/", markup=False)
+
+
+@app.command("explain")
+def explain_command(
+    function: Annotated[str, typer.Argument(metavar="FUNCTION", help="A function of the build.")],
+    what: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[NAME]",
+            help="Only this module, package or distribution: the chain that pulled it in.",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOpt = Path("."),
+    build_dir: Annotated[
+        Path | None, typer.Option("--build", help="The build folder (default: build).")
+    ] = None,
+) -> None:
+    """Say why each module and distribution is in a function (the import chains)."""
+    from fastsplit.explain import explain
+
+    config = _run(lambda: load_config(project))
+    lines = _run(lambda: explain(build_dir or config.out, function, what=what))
+    for line in lines:
+        out_console.print(line, markup=False)
 
 
 @app.command("package")
@@ -294,7 +338,8 @@ def _plan_with_config(
     # Importing the app must not write __pycache__ folders into the user's tree.
     sys.dont_write_bytecode = True
     spec = load_app_spec(config.app, app_dir=config.app_dir)
-    return plan_build(spec, config), config
+    plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir)
+    return plan, config
 
 
 def _run(func: Any, **kwargs: Any) -> Any:
@@ -343,16 +388,23 @@ def _escape(text: str) -> str:
 def _routes_table(plan: BuildPlan) -> Table:
     table = Table(title=f"{plan.spec.app}: {len(plan.functions)} functions", title_justify="left")
     table.add_column("Function", no_wrap=True)
-    for column in ("Methods", "Path", "Endpoint", "Notes"):
+    table.add_column("Mode", no_wrap=True)
+    table.add_column("Methods", overflow="fold")
+    # Wide enough for the fallback's "(no route matched)" on an 80-column terminal.
+    table.add_column("Path", overflow="fold", min_width=18)
+    for column in ("Endpoint", "Notes"):
         table.add_column(column, overflow="fold")
     notes: dict[str, list[str]] = {}
     for diagnostic in plan.diagnostics:
+        if diagnostic.message.startswith(NOT_SLIM):
+            continue  # the Mode column says it; the reason is printed below the table
         notes.setdefault(diagnostic.where, []).append(f"{diagnostic.level}: {diagnostic.message}")
     shown: set[str] = set()
     for function in plan.functions:
         if function.kind == "fallback":
             table.add_row(
                 function.name,
+                "-",
                 "ANY",
                 "(no route matched)",
                 "-",
@@ -363,6 +415,7 @@ def _routes_table(plan: BuildPlan) -> Table:
             shown.add(route.key)
             table.add_row(
                 function.name,
+                function.mode,
                 ", ".join(route.methods) or "ANY",
                 _escape(route.path),
                 _escape(route.endpoint),
@@ -371,7 +424,7 @@ def _routes_table(plan: BuildPlan) -> Table:
     for where, messages in notes.items():
         if where not in shown and where not in ("fallback", plan.spec.app):
             method, _, path = where.partition(" ")
-            table.add_row("-", method, _escape(path), "-", _escape("; ".join(messages)))
+            table.add_row("-", "-", method, _escape(path), "-", _escape("; ".join(messages)))
     return table
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastsplit.errors import ConfigError
 
+MODES = ("slim", "full")
 RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 ARCHITECTURES = ("x86_64", "arm64")
 MEMORY_RANGE = (128, 10240)
@@ -25,6 +26,8 @@ SERVICE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
 STAGE_RE = re.compile(r"^[a-zA-Z0-9]+$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ENV_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+# A module (``app.plugins.csv``) or a distribution (``python-dateutil``) name.
+IMPORT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # Lambda sets these itself and rejects functions that try to.
 RESERVED_ENV = frozenset(
     {
@@ -50,6 +53,9 @@ ROUTE_SETTING_KEYS = (
     "reserved_concurrency",
     "provisioned_concurrency",
     "iam_statements",
+    "mode",
+    "slim_include",
+    "slim_exclude",
 )
 
 
@@ -83,6 +89,14 @@ class Config:
     """The requirements file for packaging (default: requirements.txt or pyproject)."""
     exclude: tuple[str, ...] = ()
     """Glob patterns of files never to package."""
+    mode: str = "slim"
+    """slim: each route function imports only what its route needs (proven at build
+    time, else full); full: every function imports the whole app."""
+    slim_include: tuple[str, ...] = ()
+    """Modules or distributions every slim function ships although its handler does not
+    import them (dynamic imports)."""
+    slim_exclude: tuple[str, ...] = ()
+    """Modules or distributions no slim function ships, although its handler imports them."""
 
     def with_overrides(self, **flags: Any) -> Config:
         """Apply command-line flags; ``None`` means "not given" and keeps the file value."""
@@ -138,6 +152,9 @@ def config_from_table(table: Mapping[str, Any], *, where: str) -> Config:
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
             raise ConfigError(f"{where}.exclude must be a list of glob patterns")
         values["exclude"] = tuple(patterns)
+    for key in ("slim_include", "slim_exclude"):
+        if key in values:
+            values[key] = _import_names(values[key], f"{where}.{key.replace('_', '-')}")
     if "routes" in values:
         values["routes"] = _route_tables(values["routes"], f"{where}.routes")
     try:
@@ -170,6 +187,7 @@ def validate_global(config: Config, *, where: str = "options") -> None:
         raise ConfigError(f"{where}: region {config.region!r} is not an AWS region name")
     for key in ("docs", "fallback"):
         _expect(getattr(config, key), bool, f"{where}: {key}")
+    _mode(config.mode, f"{where}: mode")
     validate_route_settings(
         {
             "memory": config.memory,
@@ -221,8 +239,30 @@ def validate_route_settings(raw: Mapping[str, Any], *, where: str) -> dict[str, 
             value = _environment(value, f"{where}: environment")
         elif key == "iam_statements":
             value = _iam(value, f"{where}: iam_statements")
+        elif key == "mode":
+            _mode(value, f"{where}: mode")
+        elif key in ("slim_include", "slim_exclude"):
+            value = _import_names(value, f"{where}: {key}")
         clean[key] = value
     return clean
+
+
+def _mode(value: Any, where: str) -> None:
+    if value not in MODES:
+        raise ConfigError(f"{where} {value!r} is not a mode; use slim or full")
+
+
+def _import_names(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list) or not all(
+        isinstance(name, str) and IMPORT_NAME_RE.match(name) for name in value
+    ):
+        raise ConfigError(
+            f"{where} must be a list of module or distribution names "
+            "(e.g. ['app.plugins', 'python-dateutil'])"
+        )
+    return tuple(value)
 
 
 def _expect(value: Any, kind: type, where: str) -> Any:

@@ -9,14 +9,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from fastsplit import __version__
-from fastsplit.model import BuildPlan, Function
+from fastsplit import __version__, pysource
+from fastsplit.errors import BuildError
+from fastsplit.model import BuildPlan, Call, Const, Expr, Function, Ref
 from fastsplit.targets import TARGETS
 from fastsplit.templating import render
 
 RUNTIME_MODULE = "fastsplit_runtime.py"
+IMPORTS_FILE = "imports.json"
+# Names a slim handler defines itself: imports of the app's names never take them.
+SLIM_RESERVED = ("app", "handler", "os", "sys", "LambdaFunction", "_FUNCTION_ROOT")
+NOQA = "  # noqa: E402"
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,9 @@ def runtime_source() -> str:
 def function_files(plan: BuildPlan, function: Function) -> tuple[str, ...]:
     """The files of a function folder, relative to it (the manifest lists them)."""
     files = {"handler.py", RUNTIME_MODULE}
-    if function.kind != "fallback":
+    if function.mode == "slim":
+        files.update(_proven(function).files)
+    elif function.kind != "fallback":
         files.update(plan.spec.source_files)
         # Every function imports the whole app, whose mounts check their folders.
         files.update(asset for route in plan.spec.routes for asset in route.assets)
@@ -56,6 +64,7 @@ def render_build(plan: BuildPlan) -> tuple[OutputFile, ...]:
     for target in TARGETS:
         outputs.extend(OutputFile(path, text) for path, text in target.render(plan))
     outputs.append(OutputFile("manifest.json", render_manifest(plan)))
+    outputs.append(OutputFile(IMPORTS_FILE, render_imports(plan)))
     return tuple(sorted(outputs, key=lambda output: output.path))
 
 
@@ -68,11 +77,63 @@ def render_handler(plan: BuildPlan, function: Function) -> str:
             redirect_slashes=plan.spec.redirect_slashes,
             **common,
         )
+    if function.mode == "slim":
+        return render("slim_handler.py.jinja", **slim_handler_parts(plan, function), **common)
     spec = plan.spec
     app_import = f"from {spec.module} import {spec.attribute}"
     if spec.attribute != "app":
         app_import += " as app"
     return render("handler.py.jinja", app_import=app_import, **common)
+
+
+def slim_handler_parts(plan: BuildPlan, function: Function) -> dict[str, Any]:
+    """The lines of a slim handler: imports, ``app = FastAPI(...)``, the overrides and
+    one ``add_api_route(...)`` per route, from the recorded recipes."""
+    slim_app = plan.spec.slim_app
+    assert slim_app is not None, "a slim function needs the app's recipe"
+    app_call = Call(slim_app.factory, (), (*slim_app.kwargs, ("openapi_url", Const(None))))
+    route_calls = []
+    for route in function.routes:
+        assert route.slim is not None, f"{route.key} has no recipe"
+        target = "app.router.add_api_route" if route.slim.via_router else "app.add_api_route"
+        route_calls.append(
+            Call(Ref("", target), (Const(route.path), route.slim.endpoint), route.slim.kwargs)
+        )
+    overrides = slim_app.dependency_overrides
+    values: list[Expr] = [app_call, *route_calls]
+    values += [item for pair in overrides for item in pair]
+    names = pysource.Names(
+        (ref for ref in pysource.refs_in(values) if ref.module), reserved=SLIM_RESERVED
+    )
+    own = {Path(top).stem for top in plan.spec.source_modules}
+    framework = [i for i in names.imports if i.module.split(".")[0] not in own]
+    application = [i for i in names.imports if i.module.split(".")[0] in own]
+    imports = pysource.import_lines(
+        [pysource.Import("fastsplit_runtime", "LambdaFunction"), *framework], suffix=NOQA
+    )
+    if application:
+        imports += ["", *pysource.import_lines(application, suffix=NOQA)]
+    override_lines = []
+    for key, value in overrides:
+        prefix = f"app.dependency_overrides[{pysource.inline(key, names)}] = "
+        override_lines += pysource.statement(prefix, value, names)
+    route_lines = [line for call in route_calls for line in pysource.statement("", call, names)]
+    return {
+        "app_module": plan.spec.module,
+        "imports": imports,
+        "app_lines": pysource.statement("app = ", app_call, names),
+        "override_lines": override_lines,
+        "route_lines": route_lines,
+    }
+
+
+def _proven(function: Function) -> Any:
+    if function.imports is None:
+        raise BuildError(
+            f"function {function.name} is slim but unproven; run the build-time proof "
+            "(fastsplit.prove.prove_plan) before rendering"
+        )
+    return function.imports
 
 
 def manifest_data(plan: BuildPlan) -> dict[str, Any]:
@@ -108,6 +169,10 @@ def manifest_data(plan: BuildPlan) -> dict[str, Any]:
                     {"method": event.method, "path": event.path} for event in function.events
                 ],
                 "settings": function.settings.as_dict(),
+                "mode": function.mode,
+                **({"not_slim": function.not_slim} if function.not_slim else {}),
+                **({"slim_include": list(function.slim_include)} if function.slim_include else {}),
+                **({"slim_exclude": list(function.slim_exclude)} if function.slim_exclude else {}),
                 "files": list(function_files(plan, function)),
             }
             for function in plan.functions
@@ -120,3 +185,32 @@ def manifest_data(plan: BuildPlan) -> dict[str, Any]:
 
 def render_manifest(plan: BuildPlan) -> str:
     return json.dumps(manifest_data(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def imports_data(plan: BuildPlan) -> dict[str, Any]:
+    """What each slim function imports and why (the import chains), as the proof recorded
+    it in the build environment: what ``fastsplit package`` ships, what ``explain`` says."""
+    functions = {}
+    for function in plan.functions:
+        if function.mode != "slim":
+            continue
+        imports = _proven(function)
+        functions[function.name] = {
+            "modules": {m.name: list(m.chain) for m in imports.modules},
+            "packages": {m.name: list(m.chain) for m in imports.packages},
+            "distributions": {
+                d.name: {
+                    "version": d.version,
+                    **({"packages": list(d.packages)} if d.packages else {}),
+                    **({"required_by": d.required_by} if d.required_by else {}),
+                }
+                for d in imports.distributions
+            },
+            "include": list(imports.include),
+            "exclude": list(imports.exclude),
+        }
+    return {"app": plan.spec.app, "fastsplit_version": __version__, "functions": functions}
+
+
+def render_imports(plan: BuildPlan) -> str:
+    return json.dumps(imports_data(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"

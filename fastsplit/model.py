@@ -14,7 +14,87 @@ from fastsplit.errors import Diagnostic
 
 RouteKind = Literal["api", "mount", "docs"]
 FunctionKind = Literal["route", "mount", "docs", "fallback"]
+FunctionMode = Literal["slim", "full", "standalone"]
+"""slim: a one-route app rebuilt by reference; full: the whole app; standalone: no app
+code at all (the fallback function)."""
 Architecture = Literal["x86_64", "arm64"]
+
+
+# --- Python values recorded by reference, for the slim handlers -----------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object importable by name: ``from {module} import {first part of qualname}``.
+
+    ``qualname`` may be dotted (``Color.RED``, ``Outer.Inner``): attributes of the
+    imported object.
+    """
+
+    module: str
+    qualname: str
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.qualname}"
+
+
+@dataclass(frozen=True)
+class Const:
+    """A plain literal: None, a bool, int, float, str or bytes."""
+
+    value: bool | int | float | str | bytes | None
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A list, tuple, set or frozenset of values (sets in a stable order)."""
+
+    kind: Literal["list", "tuple", "set", "frozenset"]
+    items: tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dict:
+    """A dict literal, in the original key order."""
+
+    items: tuple[tuple[Expr, Expr], ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """``func(*args, **kwargs)``: how objects such as ``Depends(...)`` are rebuilt."""
+
+    func: Ref
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+
+
+Expr = Const | Ref | Seq | Dict | Call
+"""A value a generated handler can write down: plain data or importable references."""
+
+
+@dataclass(frozen=True)
+class SlimApp:
+    """How to rebuild the app without importing its module: ``factory(**kwargs)``, then
+    ``app.dependency_overrides`` (the same for every slim function)."""
+
+    factory: Ref
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+    dependency_overrides: tuple[tuple[Expr, Expr], ...] = ()
+
+
+@dataclass(frozen=True)
+class SlimRoute:
+    """How to add one route to the rebuilt app: ``add_api_route(path, endpoint, **kwargs)``
+    with only the options that differ from FastAPI's defaults."""
+
+    endpoint: Ref
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+    via_router: bool = False
+    """True when an option is only accepted by ``app.router.add_api_route``."""
+    openapi: str = ""
+    """The monolith's OpenAPI operations of this route (canonical JSON, references
+    resolved): what the build-time proof expects of the rebuilt app."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +129,10 @@ class Route:
     """The route's own ``openapi_extra["x-fastsplit"]`` settings, unvalidated."""
     assets: tuple[str, ...] = ()
     """Files a mount serves from the app folder (static files), relative and sorted."""
+    slim: SlimRoute | None = None
+    """How a slim function rebuilds this route, or None (see ``not_slim``)."""
+    not_slim: str = ""
+    """Why this route cannot be rebuilt by reference (its function stays full)."""
 
     @property
     def key(self) -> str:
@@ -78,6 +162,10 @@ class AppSpec:
     custom_http_error_handlers: bool = False
     """True when the app replaces FastAPI's 404/405 (``HTTPException``) handling."""
     diagnostics: tuple[Diagnostic, ...] = ()
+    slim_app: SlimApp | None = None
+    """How slim functions rebuild the app, or None (see ``not_slim``)."""
+    not_slim: str = ""
+    """Why the app itself cannot be rebuilt by reference (every function stays full)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +210,47 @@ class HttpEvent:
 
 
 @dataclass(frozen=True)
+class ImportedModule:
+    """A module a slim handler's import loaded, and why."""
+
+    name: str
+    chain: tuple[str, ...]
+    """Who imported whom, from the handler: ``("handler", "app.routes.users", name)``."""
+
+
+@dataclass(frozen=True)
+class UsedDistribution:
+    """A third-party distribution a slim function needs (in the build environment)."""
+
+    name: str
+    version: str
+    packages: tuple[str, ...] = ()
+    """Top-level import names of it that the handler imports."""
+    required_by: str = ""
+    """When it is not imported itself: the distribution whose requirement pulls it in."""
+
+
+@dataclass(frozen=True)
+class Imports:
+    """What importing a slim handler loads, as recorded by the build-time proof."""
+
+    modules: tuple[ImportedModule, ...] = ()
+    """The application's own modules, sorted by name."""
+    files: tuple[str, ...] = ()
+    """The application files the function carries (relative to the app folder): the
+    imported modules, the data files of imported packages and ``slim_include``."""
+    packages: tuple[ImportedModule, ...] = ()
+    """Third-party top-level packages (import names), sorted by name."""
+    distributions: tuple[UsedDistribution, ...] = ()
+    """Their distributions and those distributions' requirements, sorted by name."""
+    include: tuple[str, ...] = ()
+    """``slim_include`` names that are not application modules: distributions or
+    third-party packages for the packager to add."""
+    exclude: tuple[str, ...] = ()
+    """``slim_exclude`` names that are not application modules."""
+
+
+@dataclass(frozen=True)
 class Function:
     """One deployable function: a handler module serving one or more routes."""
 
@@ -132,6 +261,15 @@ class Function:
     routes: tuple[Route, ...]
     events: tuple[HttpEvent, ...]
     settings: Settings
+    mode: FunctionMode = "full"
+    not_slim: str = ""
+    """Why a route function is full although slim mode was asked for."""
+    slim_include: tuple[str, ...] = ()
+    """Modules or distributions to ship although the handler does not import them."""
+    slim_exclude: tuple[str, ...] = ()
+    """Modules or distributions never to ship, although the handler imports them."""
+    imports: Imports | None = None
+    """What a slim function's handler imports: set by the proof, None until proven."""
 
     @property
     def folder(self) -> str:

@@ -15,16 +15,20 @@ import inspect
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
 from fastsplit.errors import AppImportError, Diagnostic
-from fastsplit.model import AppSpec, PathParam, Route, RouteKind
+from fastsplit.model import AppSpec, PathParam, Route, RouteKind, SlimApp
+from fastsplit.recipe import Describer, NotRebuildable, describe_routes
 from fastsplit.sources import first_party_modules, list_files
 
 MUTABLE_TYPES = (dict, list, set, bytearray)
+# Names whose use means a route builds URLs of other routes: a one-route app cannot.
+URL_BUILDERS = frozenset({"url_for", "url_path_for"})
 
 
 def load_app_spec(app_ref: str, *, app_dir: Path) -> AppSpec:
@@ -100,12 +104,18 @@ def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -
     module_name, attribute = split_app_ref(app_ref)
     diagnostics: list[Diagnostic] = []
     routes: list[Route] = []
+    api_routes: list[tuple[Any, Any]] = []
     for index, (original, effective) in enumerate(iter_routes(app)):
         route = _describe_route(app, index, original, effective, diagnostics, app_dir)
         if route is not None:
             routes.append(route)
             if route.kind == "api":
                 diagnostics.extend(_memory_state_warnings(route, effective))
+                api_routes.append((original, effective))
+    describer = Describer(app_module=module_name, app_dir=app_dir)
+    slim_app, not_slim = _slim_app(describer, app)
+    if slim_app is not None:
+        routes = _with_recipes(describer, app, routes, api_routes)
     title = str(getattr(app, "title", "") or "")
     source_modules = first_party_modules(module, app_dir=app_dir)
     return AppSpec(
@@ -121,7 +131,55 @@ def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -
         middleware=tuple(_middleware_name(m) for m in getattr(app, "user_middleware", [])),
         custom_http_error_handlers=_has_custom_http_handlers(app),
         diagnostics=tuple(diagnostics),
+        slim_app=slim_app,
+        not_slim=not_slim,
     )
+
+
+def _slim_app(describer: Describer, app: Any) -> tuple[SlimApp | None, str]:
+    try:
+        return describer.app(app), ""
+    except NotRebuildable as exc:
+        return None, str(exc)
+
+
+def _with_recipes(
+    describer: Describer, app: Any, routes: list[Route], api_routes: list[tuple[Any, Any]]
+) -> list[Route]:
+    """The API routes with how slim functions rebuild them (or why they cannot)."""
+    try:
+        described = describe_routes(describer, app, routes=api_routes)
+    except Exception as exc:  # the user's models can make schema generation fail
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        why = f"the app's OpenAPI schema, which the proof compares, cannot be made ({reason})"
+        described = [why] * len(api_routes)
+    recipes = iter(zip(api_routes, described, strict=True))
+    updated = []
+    for route in routes:
+        if route.kind != "api":
+            updated.append(route)
+            continue
+        (_, effective), recipe = next(recipes)
+        builder = _url_builder(effective)
+        if builder and not isinstance(recipe, str):
+            recipe = (
+                f"{builder} builds the URLs of other routes by name (url_for), which a "
+                "one-route app does not have"
+            )
+        if isinstance(recipe, str):
+            updated.append(replace(route, not_slim=recipe))
+        else:
+            updated.append(replace(route, slim=recipe))
+    return updated
+
+
+def _url_builder(effective: Any) -> str:
+    """The endpoint or dependency that calls ``url_for``/``url_path_for``, if any."""
+    for func in _route_callables(effective):
+        code = getattr(func, "__code__", None)
+        if code is not None and _referenced_names(code) & URL_BUILDERS:
+            return f"{getattr(func, '__module__', '?')}:{getattr(func, '__qualname__', '?')}"
+    return ""
 
 
 def iter_routes(app: Any) -> Iterator[tuple[Any, Any]]:
@@ -201,7 +259,7 @@ def _describe_route(
     endpoint = getattr(effective, "endpoint", None)
     extra = getattr(effective, "openapi_extra", None) or {}
     settings = extra.get("x-fastsplit", {}) if isinstance(extra, dict) else {}
-    route = Route(
+    return Route(
         index=index,
         kind=kind,
         methods=methods,
@@ -216,16 +274,6 @@ def _describe_route(
         summary=getattr(effective, "summary", None),
         settings=settings,
     )
-    if kind == "api" and endpoint is not None and not _importable(endpoint):
-        diagnostics.append(
-            Diagnostic(
-                "error",
-                route.key,
-                f"endpoint {route.endpoint!r} is not importable by name (a lambda or a "
-                "closure); define it as a module-level function",
-            )
-        )
-    return route
 
 
 def _mount_route(
@@ -308,18 +356,6 @@ def _qualified(obj: Any) -> str:
     module = getattr(target, "__module__", None) or "?"
     qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
     return f"{module}:{qualname}"
-
-
-def _importable(obj: Any) -> bool:
-    """True when ``module:qualname`` leads back to this very object."""
-    target = inspect.unwrap(obj)
-    qualname = getattr(target, "__qualname__", "")
-    if "<lambda>" in qualname or "<locals>" in qualname:
-        return False
-    found: Any = sys.modules.get(getattr(target, "__module__", "") or "")
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-    return found is obj or found is target or inspect.unwrap(found) is target
 
 
 def _has_custom_http_handlers(app: Any) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,6 +31,7 @@ HTTP_API_TIMEOUT = 30
 _SEGMENT_PARAM = re.compile(r"^\{([^}:]+)(?::([^}]*))?\}$")
 _ANY_PARAM = re.compile(r"\{[^}]*\}")
 CORS_MIDDLEWARE = "starlette.middleware.cors:CORSMiddleware"
+NOT_SLIM = "full mode, not slim: "
 
 
 @dataclass
@@ -42,6 +44,9 @@ class _Draft:
     explicit_name: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     events: list[HttpEvent] = field(default_factory=list)
+    mode: str = "full"
+    slim_include: tuple[str, ...] = ()
+    slim_exclude: tuple[str, ...] = ()
 
 
 def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
@@ -66,13 +71,20 @@ def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
         fallback = _Draft("fallback", "fallback", [], explicit_name=True)
         fallback.events = [HttpEvent("ANY", "$default")]
         drafts.append(fallback)
-    functions = tuple(_finish(draft, config, diagnostics) for draft in drafts)
+    functions = tuple(_finish(draft, config, spec, diagnostics) for draft in drafts)
+    diagnostics += not_slim_diagnostics(
+        (function.routes[0].key, function.not_slim)
+        for function in functions
+        if function.not_slim and not spec.not_slim
+    )
     if config.timeout > HTTP_API_TIMEOUT:
         diagnostics.append(_timeout_warning("options", config.timeout))
     if not any(function.kind != "fallback" for function in functions):
         diagnostics.append(Diagnostic("error", spec.app, "the app has no HTTP routes to split"))
     if config.fallback and (spec.custom_http_error_handlers or spec.middleware):
         diagnostics.append(_fallback_caveat(spec))
+    if spec.not_slim and any(d.kind == "route" and d.mode == "slim" for d in drafts):
+        diagnostics += not_slim_diagnostics([(spec.app, f"every function: {spec.not_slim}")])
     return BuildPlan(
         spec=spec,
         service=service,
@@ -84,7 +96,7 @@ def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
             FallbackRoute(route.path, None if route.kind == "mount" else route.methods)
             for route in spec.routes
         ),
-        diagnostics=tuple(sorted(set(diagnostics), key=_diagnostic_order)),
+        diagnostics=tuple(sorted(set(diagnostics), key=diagnostic_order)),
     )
 
 
@@ -111,9 +123,16 @@ def _route_drafts(spec: AppSpec, config: Config, diagnostics: list[Diagnostic]) 
                 routes=[route],
                 explicit_name=name is not None,
                 settings=settings,
+                mode=settings.pop("mode", config.mode),
+                slim_include=_union(config.slim_include, settings.pop("slim_include", ())),
+                slim_exclude=_union(config.slim_exclude, settings.pop("slim_exclude", ())),
             )
         )
     return drafts
+
+
+def _union(*names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for group in names for name in group))
 
 
 def _route_settings(route: Route, config: Config) -> dict[str, Any]:
@@ -135,7 +154,7 @@ def _merge(merged: dict[str, Any], settings: dict[str, Any]) -> None:
     for key, value in settings.items():
         if key == "environment" and key in merged:
             merged[key] = tuple(sorted((dict(merged[key]) | dict(value)).items()))
-        elif key == "iam_statements" and key in merged:
+        elif key in ("iam_statements", "slim_include", "slim_exclude") and key in merged:
             merged[key] = (*merged[key], *value)
         else:
             merged[key] = value
@@ -289,10 +308,13 @@ def _assign_events(drafts: list[_Draft], spec: AppSpec, diagnostics: list[Diagno
                         owner.routes.append(route)
 
 
-def _finish(draft: _Draft, config: Config, diagnostics: list[Diagnostic]) -> Function:
+def _finish(
+    draft: _Draft, config: Config, spec: AppSpec, diagnostics: list[Diagnostic]
+) -> Function:
     settings = _effective_settings(config, draft.settings)
     if "timeout" in draft.settings and settings.timeout > HTTP_API_TIMEOUT:
         diagnostics.append(_timeout_warning(_where(draft), settings.timeout))
+    mode, not_slim = _mode(draft, spec)
     return Function(
         name=draft.name,
         logical_id=logical_id(draft.name),
@@ -300,7 +322,42 @@ def _finish(draft: _Draft, config: Config, diagnostics: list[Diagnostic]) -> Fun
         routes=tuple(draft.routes),
         events=tuple(draft.events),
         settings=settings,
+        mode=mode,  # type: ignore[arg-type]
+        not_slim=not_slim,
+        slim_include=draft.slim_include if mode == "slim" else (),
+        slim_exclude=draft.slim_exclude if mode == "slim" else (),
     )
+
+
+def _mode(draft: _Draft, spec: AppSpec) -> tuple[str, str]:
+    """Slim where asked for and every route has a recipe; otherwise full, saying why.
+
+    A slim function is still a candidate here: the build-time proof
+    (:mod:`fastsplit.prove`) confirms it or turns it full.
+    """
+    if draft.kind == "fallback":
+        return "standalone", ""
+    if draft.kind != "route" or draft.mode != "slim":
+        return "full", ""
+    if spec.not_slim:
+        return "full", spec.not_slim
+    for route in draft.routes:
+        if route.not_slim:
+            return "full", route.not_slim
+    return "slim", ""
+
+
+def not_slim_diagnostics(found: Iterable[tuple[str, str]]) -> list[Diagnostic]:
+    """Why functions are full although slim mode was asked for (they still answer exactly
+    like the monolith; they only import and ship the whole app): ``(where, reason)``
+    pairs, one diagnostic per reason, naming every route it applies to."""
+    routes: dict[str, list[str]] = {}
+    for where, reason in found:
+        routes.setdefault(reason, []).append(where)
+    return [
+        Diagnostic("info", ", ".join(wheres), NOT_SLIM + reason)
+        for reason, wheres in routes.items()
+    ]
 
 
 def _effective_settings(config: Config, route_settings: dict[str, Any]) -> Settings:
@@ -347,6 +404,6 @@ def _fallback_caveat(spec: AppSpec) -> Diagnostic:
     )
 
 
-def _diagnostic_order(diagnostic: Diagnostic) -> tuple[int, str, str]:
+def diagnostic_order(diagnostic: Diagnostic) -> tuple[int, str, str]:
     rank = {"error": 0, "warning": 1, "info": 2}[diagnostic.level]
     return rank, diagnostic.where, diagnostic.message

@@ -44,6 +44,18 @@ def first_party_modules(root: ModuleType, *, app_dir: Path) -> tuple[str, ...]:
     return tuple(sorted(tops))
 
 
+def is_first_party_file(filename: str | None, app_dir: Path) -> bool:
+    """True for a file of the application itself: under ``app_dir``, not in a
+    virtualenv, site-packages or hidden folder, and not fastsplit's own code."""
+    if not filename:
+        return False
+    path = Path(filename).resolve()
+    if not path.is_relative_to(app_dir) or path.is_relative_to(_FASTSPLIT_DIR):
+        return False
+    relative = path.relative_to(app_dir)
+    return not any(part in _THIRD_PARTY_MARKERS or part.startswith(".") for part in relative.parts)
+
+
 def _module_names(value: object) -> list[str]:
     if isinstance(value, ModuleType):
         return [value.__name__]

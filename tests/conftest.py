@@ -14,21 +14,26 @@ from fastsplit.generator import render_build
 from fastsplit.model import BuildPlan
 from fastsplit.parser import load_app_spec
 from fastsplit.planner import plan_build
+from fastsplit.prove import prove_plan
 from fastsplit.writer import write_build
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = REPO / "tests" / "apps"
 
 
-def plan_for(app_ref: str, app_dir: Path = APPS, config: Config | None = None) -> BuildPlan:
-    """Parse and plan a fixture app (``minimal:app`` ...) with the given config."""
+def plan_for(
+    app_ref: str, app_dir: Path = APPS, config: Config | None = None, *, prove: bool = False
+) -> BuildPlan:
+    """Parse and plan a fixture app (``minimal:app`` ...) with the given config; with
+    ``prove``, slim functions are proven (or made full) as a build does."""
     spec = load_app_spec(app_ref, app_dir=app_dir)
-    return plan_build(spec, config or Config(app=app_ref, app_dir=app_dir))
+    plan = plan_build(spec, config or Config(app=app_ref, app_dir=app_dir))
+    return prove_plan(plan, app_dir=app_dir) if prove else plan
 
 
 def build_to(out: Path, app_ref: str, app_dir: Path = APPS, config: Config | None = None) -> Path:
     """Build a fixture app into ``out`` through the library API (what `build` does)."""
-    plan = plan_for(app_ref, app_dir, config)
+    plan = plan_for(app_ref, app_dir, config, prove=True)
     write_build(render_build(plan), out=out, app_dir=app_dir)
     return out
 

@@ -6,6 +6,9 @@ Event shapes come from `sam local generate-event` at test time (tests/tooling.py
 function runs in its own process with only its folder on sys.path, as in Lambda, and
 stays warm across cases. The monolith and the split each get their own SQLite file,
 seeded identically, and see the same sequence of requests.
+
+The same comparison runs on tests/apps/slimapp and its variants: slim functions
+(rebuilt one-route apps) and the functions that fall back to full mode.
 """
 
 from __future__ import annotations
@@ -114,11 +117,16 @@ def monolith(
         yield client
 
 
-def _expected(kind: str, function: str, answer: Answer) -> Answer:
+def _expected(
+    kind: str,
+    function: str,
+    answer: Answer,
+    middleware_headers: tuple[str, ...] = MIDDLEWARE_HEADERS,
+) -> Answer:
     """What the split must answer, given the monolith's answer."""
     headers = dict(answer.headers)
     if function == "fallback":
-        headers = {k: v for k, v in headers.items() if k not in MIDDLEWARE_HEADERS}
+        headers = {k: v for k, v in headers.items() if k not in middleware_headers}
     if kind == "http" and "content-type" not in headers:
         # Mangum (like API Gateway for payload 2.0) labels an untyped body as JSON.
         headers["content-type"] = ["application/json"]
@@ -167,6 +175,80 @@ def test_every_function_answers_like_the_monolith(
     assert not mismatches, "\n".join(mismatches)
     functions = {route.function for route in split.routes}
     assert used == functions, f"functions not exercised: {sorted(functions - used)}"
+
+
+SLIMAPP_REFS = [
+    "slimapp.main:app",
+    "slimapp.closures:app",
+    "slimapp.circular:app",
+    "slimapp.objects:app",
+    "slimapp.configured:app",
+]
+
+# tests/apps/slimapp: slim functions (light routes, a numpy route, an override, a
+# lifespan, middleware, an exception handler) and the fallbacks to full mode.
+SLIMAPP_CASES: list[Case] = [
+    Case("GET", "/light/ping"),
+    Case("GET", "/light/greeting"),
+    Case("POST", "/light/echo").json({"text": "ab", "times": 3}),
+    Case("POST", "/light/echo").json({"times": "x"}),
+    Case("GET", "/light/items/7"),
+    Case("GET", "/light/items/700"),
+    Case("GET", "/heavy/stats", query=(("values", "1.5"), ("values", "4"))),
+    Case("GET", "/heavy/stats"),
+    Case("GET", "/hello/ada"),
+    Case("GET", "/prefix"),
+    Case("GET", "/mode"),
+    Case("GET", "/nope"),
+]
+
+
+@pytest.fixture(scope="module")
+def slimapp_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each slimapp variant built once (the apps keep no state between requests)."""
+    from tests.conftest import APPS, build_to
+
+    root = tmp_path_factory.mktemp("slimapp-e2e")
+    return {ref: build_to(root / ref.replace(":", "_"), ref, APPS) for ref in SLIMAPP_REFS}
+
+
+@pytest.mark.parametrize("kind", ["http", "rest", "alb"])
+@pytest.mark.parametrize("app_ref", SLIMAPP_REFS)
+def test_slim_and_fallback_functions_answer_like_the_monolith(
+    kind: str, app_ref: str, slimapp_builds: dict[str, Path]
+) -> None:
+    build = slimapp_builds[app_ref]
+    module = importlib.import_module(app_ref.split(":")[0])
+    split = SplitApp(build, env={})
+    mismatches = []
+    try:
+        with TestClient(
+            module.app, base_url=_base_url(kind), raise_server_exceptions=False
+        ) as client:
+            for case in SLIMAPP_CASES:
+                route = split.route_for(case.method, case.path)
+                event = generate_event(
+                    kind,
+                    method=case.method,
+                    path=case.path,
+                    query=list(case.query),
+                    headers=list(case.headers),
+                    body=case.body.decode() if case.body else None,
+                    route=None if route.path == "$default" else route.path,
+                )
+                answer = split.invoke(route.function, event)
+                got = lambda_answer(answer).for_format(kind, case.method)
+                expected = _expected(
+                    kind, route.function, monolith_answer(client, case), ("x-served-by", "x-tag")
+                ).for_format(kind, case.method)
+                if got != expected:
+                    mismatches.append(
+                        f"{case.label} via {route.function}:\n  split    {got}\n"
+                        f"  monolith {expected}"
+                    )
+    finally:
+        split.close()
+    assert not mismatches, "\n".join(mismatches)
 
 
 def test_lifespan_runs_once_per_cold_start(tmp_path: Path) -> None:

@@ -2,19 +2,22 @@
 
 `make regen-golden` rewrites tests/golden/ from the current generator; review the diff.
 The app's own files that a build copies into function folders are left out here (they
-are verbatim copies, checked in test_writer.py); everything fastsplit writes is in.
+are verbatim copies, checked in test_writer.py); everything fastsplit writes is in, but
+imports.json: its import chains run through the installed third-party packages, so it
+changes with their versions (tests/test_slim.py checks it on a fixture app).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from fastsplit.config import Config
-from fastsplit.generator import RUNTIME_MODULE, render_build, runtime_source
+from fastsplit.generator import IMPORTS_FILE, RUNTIME_MODULE, render_build, runtime_source
 from tests.conftest import APPS, REPO, plan_for
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -26,6 +29,7 @@ CASES: dict[str, tuple[str, Path, Config]] = {
     "nasty": ("nasty:app", APPS, Config()),
     "routers_tree": ("routers_tree:app", APPS, Config(docs=False)),
     "mounts": ("mounts:app", APPS, Config(fallback=False)),
+    "slimapp": ("slimapp.main:app", APPS, Config(docs=False)),
     "settings": (
         "settings:app",
         APPS,
@@ -58,15 +62,18 @@ CASES: dict[str, tuple[str, Path, Config]] = {
 }
 
 
+@cache
 def render_case(name: str, *, with_runtime: bool = False) -> dict[str, str]:
     """The generated text files; the runtime module (a verbatim copy of
     fastsplit/runtime.py in every function) only when asked for."""
     app_ref, app_dir, config = CASES[name]
-    plan = plan_for(app_ref, app_dir, config)
+    plan = plan_for(app_ref, app_dir, config, prove=True)
     return {
         out.path: out.text
         for out in render_build(plan)
-        if out.text is not None and (with_runtime or not out.path.endswith(RUNTIME_MODULE))
+        if out.text is not None
+        and out.path != IMPORTS_FILE
+        and (with_runtime or not out.path.endswith(RUNTIME_MODULE))
     }
 
 

@@ -75,6 +75,7 @@ def test_build_writes_function_folders_and_deploy_files(tmp_path: Path) -> None:
         "functions/get_hello_name/fastsplit_runtime.py",
         "functions/get_hello_name/handler.py",
         "functions/get_hello_name/minimal.py",
+        "imports.json",
         "manifest.json",
         "serverless.yml",
         "template.yaml",

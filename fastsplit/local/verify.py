@@ -30,6 +30,7 @@ from fastsplit.local.deployment import LocalError, Source, read_build_manifest
 from fastsplit.local.split import LocalSplit
 from fastsplit.parser import import_module, load_app_spec, resolve_attribute, split_app_ref
 from fastsplit.planner import plan_build
+from fastsplit.prove import prove_plan
 from fastsplit.writer import write_build
 
 USER_AGENT = "fastsplit-verify"
@@ -155,7 +156,8 @@ def _build(options: VerifyOptions, work: Path) -> tuple[Path, str, Path]:
     if options.source == "dist":
         raise LocalError("--from dist needs --build DIR (the build the artifacts came from)")
     spec = load_app_spec(config.app, app_dir=config.app_dir)
-    plan = plan_build(spec, config)
+    # Slim functions are written only once proven (or turned into full ones).
+    plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir)
     errors = [d for d in plan.diagnostics if d.level == "error"]
     if errors:
         first = errors[0]

@@ -30,6 +30,7 @@ from fastsplit.packager.deps import (
     install,
     read_requirements,
 )
+from fastsplit.packager.slim import InstalledSet, Selection, read_imports
 from fastsplit.packager.zipper import (
     APP_EXCLUDED,
     Entry,
@@ -69,6 +70,18 @@ class Artifact:
     unzipped: int
     sha256: str
     largest: tuple[tuple[str, int], ...] = ()
+    distributions: tuple[tuple[str, str], ...] = ()
+    """For a slim function: the distributions it ships, each with why."""
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """The compressed dependencies a function's zip starts from."""
+
+    zip: Path
+    size: int
+    sizes: dict[str, int]
+    selection: Selection | None = None
 
 
 @dataclass(frozen=True)
@@ -117,9 +130,18 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
         dep_exclude += tuple(f"{name}-*.dist-info/*" for name in RUNTIME_PROVIDED)
     prefix = "python/" if options.layer else ""
     dep_entries = collect(installed.path, prefix=prefix, exclude=dep_exclude)
-    deps_zip = _cached_deps_zip(options, dependencies, dep_entries, prefix)
-    deps_size = unzipped_size(dep_entries)
-    dep_sizes = _contributors(dep_entries, prefix)
+    everything = Dependencies(
+        _cached_deps_zip(options, dependencies, dep_entries, prefix),
+        unzipped_size(dep_entries),
+        _contributors(dep_entries, prefix),
+    )
+    per_function = (
+        {}
+        if options.layer
+        else _slim_dependencies(
+            manifest, options, site=installed.path, dependencies=dependencies, entries=dep_entries
+        )
+    )
 
     options.out.absolute().parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{options.out.name}.tmp-", dir=options.out.parent))
@@ -127,7 +149,8 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
         functions = manifest["functions"]
 
         def build_one(function: dict[str, Any]) -> Artifact:
-            artifact = _function_zip(function, options, staging, deps_zip, dep_sizes, deps_size)
+            deps = per_function.get(function["name"], everything)
+            artifact = _function_zip(function, options, staging, deps)
             if progress is not None:
                 progress(function["name"])
             return artifact
@@ -137,11 +160,12 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
             artifacts = tuple(pool.map(build_one, functions))
         layer = None
         if options.layer:
-            shutil.copyfile(deps_zip, staging / LAYER_ZIP)
-            layer = _artifact("layer-deps", staging / LAYER_ZIP, deps_size, dep_sizes)
+            shutil.copyfile(everything.zip, staging / LAYER_ZIP)
+            layer = _artifact("layer-deps", staging / LAYER_ZIP, everything.size, everything.sizes)
         diagnostics = (
             *_architecture_warnings(manifest, options.target),
             *_check_limits(artifacts, layer),
+            *_selection_diagnostics(per_function),
         )
         _write_configs(options, staging, manifest, artifacts, layer)
         _write_manifest(staging, manifest, options, dependencies, artifacts, layer)
@@ -174,13 +198,59 @@ def _cached_deps_zip(
     return path
 
 
-def _function_zip(
-    function: dict[str, Any],
+def _slim_dependencies(
+    manifest: dict[str, Any],
     options: Options,
-    staging: Path,
-    deps_zip: Path,
-    dep_sizes: dict[str, int],
-    deps_size: int,
+    *,
+    site: Path,
+    dependencies: DependencySet,
+    entries: list[Entry],
+) -> dict[str, Dependencies]:
+    """For each slim function, only the distributions its handler's imports need.
+
+    Functions needing the same distributions share one compressed zip (cached like the
+    full set), so a build of many light routes compresses their dependencies once.
+    """
+    imports = read_imports(options.build)
+    slim = [f["name"] for f in manifest["functions"] if f.get("mode") == "slim"]
+    if not slim:
+        return {}
+    installed = InstalledSet(site)
+    provided = () if options.include_runtime else RUNTIME_PROVIDED
+    shared: dict[frozenset[str], Dependencies] = {}
+    found = {}
+    for name in slim:
+        if name not in imports:
+            continue  # a build without imports.json: ship everything, as for full
+        selection = installed.select(name, imports[name], runtime_provided=provided)
+        deps = shared.get(selection.names)
+        if deps is None:
+            kept = [e for e in entries if _ships(installed.owners.get(e.name), selection)]
+            deps = Dependencies(
+                _cached_deps_zip(options, dependencies, kept, ""),
+                unzipped_size(kept),
+                _contributors(kept, ""),
+            )
+            shared[selection.names] = deps
+        found[name] = Dependencies(deps.zip, deps.size, deps.sizes, selection)
+    return found
+
+
+def _ships(owner: str | None, selection: Selection) -> bool:
+    """A file no RECORD lists (rare) goes to every function, to be safe."""
+    return owner is None or owner in selection.names
+
+
+def _selection_diagnostics(per_function: dict[str, Dependencies]) -> tuple[Diagnostic, ...]:
+    found: dict[Diagnostic, None] = {}
+    for deps in per_function.values():
+        if deps.selection is not None:
+            found.update(dict.fromkeys(deps.selection.diagnostics))
+    return tuple(found)
+
+
+def _function_zip(
+    function: dict[str, Any], options: Options, staging: Path, deps: Dependencies
 ) -> Artifact:
     folder = options.build / function["folder"]
     entries = collect(folder, exclude=(*APP_EXCLUDED, *options.exclude))
@@ -191,15 +261,22 @@ def _function_zip(
         write_zip(tmp, entries)
         own_size, sizes = 0, {}
     else:
-        extend_zip(deps_zip, tmp, entries)
-        own_size, sizes = deps_size, dict(dep_sizes)
+        extend_zip(deps.zip, tmp, entries)
+        own_size, sizes = deps.size, dict(deps.sizes)
     for key, size in _contributors(entries, "").items():
         sizes[key] = sizes.get(key, 0) + size
     os.replace(tmp, path)
-    return _artifact(name, path, own_size + unzipped_size(entries), sizes)
+    reasons = deps.selection.reasons if deps.selection else {}
+    return _artifact(name, path, own_size + unzipped_size(entries), sizes, reasons)
 
 
-def _artifact(name: str, path: Path, unzipped: int, sizes: dict[str, int]) -> Artifact:
+def _artifact(
+    name: str,
+    path: Path,
+    unzipped: int,
+    sizes: dict[str, int],
+    reasons: dict[str, str] | None = None,
+) -> Artifact:
     largest = tuple(sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:5])
     return Artifact(
         name=name,
@@ -208,6 +285,7 @@ def _artifact(name: str, path: Path, unzipped: int, sizes: dict[str, int]) -> Ar
         unzipped=unzipped,
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         largest=largest,
+        distributions=tuple((reasons or {}).items()),
     )
 
 
@@ -300,12 +378,15 @@ def _write_manifest(
     layer: Artifact | None,
 ) -> None:
     def describe(artifact: Artifact) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "zip": artifact.zip,
             "size": artifact.size,
             "unzipped_size": artifact.unzipped,
             "sha256": artifact.sha256,
         }
+        if artifact.distributions:
+            described["distributions"] = dict(artifact.distributions)
+        return described
 
     data = {
         "fastsplit_version": __version__,

@@ -1,0 +1,188 @@
+"""What the build-time proof compares: recipes and OpenAPI operations as JSON.
+
+Two processes describe an app (the parser the monolith, the probe the rebuilt one);
+equal JSON means equal descriptions. OpenAPI operations are compared with every
+``$ref`` resolved, so the schema names FastAPI picks (which depend on the other routes
+of an app) do not matter, only the schemas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import warnings
+from types import ModuleType
+from typing import Any
+
+from fastsplit.model import Call, Const, Dict, Expr, Ref, Seq, SlimApp, SlimRoute
+
+
+def expected_fingerprint(app: SlimApp, routes: list[SlimRoute]) -> dict[str, Any]:
+    """The fingerprint a rebuilt app must have: the monolith's recipes."""
+    return {"app": to_json(app), "routes": [to_json(route) for route in routes]}
+
+
+# --- OpenAPI ----------------------------------------------------------------------
+
+
+def openapi_operations(app: Any, effective_routes: list[Any]) -> list[str]:
+    """Each route's OpenAPI operations, canonical JSON with every ``$ref`` resolved, so
+    that two apps compare equal when their operations are, whatever their schema names."""
+    from fastapi.openapi.utils import get_openapi
+
+    accepted = inspect.signature(get_openapi).parameters
+    options = {
+        "title": app.title,
+        "version": app.version,
+        "openapi_version": getattr(app, "openapi_version", "3.1.0"),
+        "routes": app.routes,
+        "separate_input_output_schemas": getattr(app, "separate_input_output_schemas", True),
+    }
+    with warnings.catch_warnings():
+        # FastAPI warns about duplicate operation ids (one route, two methods): the
+        # monolith and the rebuilt app both do; it is not what is compared here.
+        warnings.simplefilter("ignore")
+        schema = get_openapi(**{k: v for k, v in options.items() if k in accepted})
+    paths = schema.get("paths", {})
+    components = schema.get("components", {})
+    out = []
+    for route in effective_routes:
+        operations = paths.get(route.path_format, {})
+        found = {}
+        for method in sorted(route.methods):
+            operation = operations.get(method.lower())
+            if operation is None:
+                continue
+            schemes = components.get("securitySchemes", {})
+            names = sorted({name for entry in operation.get("security", []) for name in entry})
+            found[method] = {
+                "operation": _resolve_refs(operation, components, ()),
+                "security_schemes": {name: schemes.get(name) for name in names},
+            }
+        out.append(json.dumps(found, sort_keys=True, separators=(",", ":")))
+    return out
+
+
+def _resolve_refs(node: Any, components: dict[str, Any], stack: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_resolve_refs(item, components, stack) for item in node]
+    if not isinstance(node, dict):
+        return node
+    resolved = {k: _resolve_refs(v, components, stack) for k, v in node.items() if k != "$ref"}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/"):
+        if ref in stack:
+            # A recursive schema: name the level it points back to, not the schema name.
+            resolved["$recursive"] = len(stack) - stack.index(ref)
+        else:
+            target: Any = components
+            for part in ref.removeprefix("#/components/").split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            resolved["$resolved"] = _resolve_refs(target, components, (*stack, ref))
+    elif ref is not None:
+        resolved["$ref"] = ref
+    return resolved
+
+
+# --- JSON forms, for comparing what two processes describe --------------------------
+
+
+def to_json(value: Any) -> Any:
+    """A recipe (or part of one) as JSON data: equal JSON, equal recipe."""
+    if isinstance(value, Const):
+        if isinstance(value.value, bytes):
+            return {"bytes": value.value.hex()}
+        return {"const": value.value}
+    if isinstance(value, Ref):
+        return {"ref": str(value)}
+    if isinstance(value, Seq):
+        return {"seq": value.kind, "items": [to_json(item) for item in value.items]}
+    if isinstance(value, Dict):
+        return {"dict": [[to_json(k), to_json(v)] for k, v in value.items]}
+    if isinstance(value, Call):
+        return {
+            "call": str(value.func),
+            "args": [to_json(arg) for arg in value.args],
+            "kwargs": [[name, to_json(arg)] for name, arg in value.kwargs],
+        }
+    if isinstance(value, SlimApp):
+        return {
+            "factory": str(value.factory),
+            "settings": [[name, to_json(arg)] for name, arg in value.kwargs],
+            "dependency_overrides": [
+                [to_json(key), to_json(override)] for key, override in value.dependency_overrides
+            ],
+        }
+    if isinstance(value, SlimRoute):
+        return {
+            "endpoint": str(value.endpoint),
+            "options": [[name, to_json(arg)] for name, arg in value.kwargs],
+            "via_router": value.via_router,
+            "openapi": json.loads(value.openapi) if value.openapi else None,
+        }
+    raise TypeError(f"not a recipe: {value!r}")
+
+
+def sort_key(value: Expr) -> str:
+    return json.dumps(to_json(value), sort_keys=True)
+
+
+# --- module state -----------------------------------------------------------------
+
+_PLAIN = (type(None), bool, int, float, str, bytes)
+_LONG = 200
+
+
+def module_state(module: ModuleType) -> dict[str, str]:
+    """The module's globals (and its own classes' attributes) as comparable text.
+
+    The module that assembles an app may change other modules as it runs (a setting, a
+    registry, a configured client): a rebuilt app, which never runs it, would see them
+    unchanged. Plain data is compared by value, functions, classes and modules by name,
+    anything else by its type only (its state cannot be compared across processes).
+    """
+    state: dict[str, str] = {}
+    name = module.__name__
+    for key, value in vars(module).items():
+        if _dunder(key) or (
+            isinstance(value, ModuleType) and value.__name__.startswith(name + ".")
+        ):
+            continue  # submodules are bound to their package only once they are imported
+        state[key] = _text(value)
+        if isinstance(value, type) and value.__module__ == name:
+            for attribute, item in vars(value).items():
+                if not _dunder(attribute) and _plain(item):
+                    state[f"{key}.{attribute}"] = _text(item)
+    return dict(sorted(state.items()))
+
+
+def _dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    if type(value) in _PLAIN:
+        return True
+    if depth > 4:
+        return False
+    if type(value) in (list, tuple, set, frozenset):
+        return all(_plain(item, depth + 1) for item in value)
+    if type(value) is dict:
+        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _text(value: Any) -> str:
+    if _plain(value):
+        text = repr(sorted(value, key=repr)) if type(value) in (set, frozenset) else repr(value)
+        if len(text) > _LONG:
+            return f"{text[:_LONG]}… (sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]})"
+        return text
+    if isinstance(value, ModuleType):
+        return f"module {value.__name__}"
+    qualname = getattr(value, "__qualname__", None)
+    module = getattr(value, "__module__", None)
+    if (isinstance(value, type) or callable(value)) and isinstance(qualname, str):
+        return f"{module}:{qualname}"
+    return f"a {type(value).__module__}.{type(value).__qualname__} object"

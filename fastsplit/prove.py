@@ -1,0 +1,418 @@
+"""The build-time proof of slim functions, and what each one imports.
+
+For every function the planner made slim, its handler is written to a temporary folder
+and imported in a fresh interpreter (:mod:`fastsplit.probe`). The function stays slim
+only if, there, the rebuilt app describes exactly like the monolith did (app settings,
+middleware with their options, exception handlers, dependency overrides, lifespan, every
+route option and the OpenAPI operations) and the import did not load the module that
+assembles the app. Otherwise it becomes a full function, with a diagnostic saying why:
+an unproven slim function is never shipped.
+
+What the import loaded becomes the function's :class:`~fastsplit.model.Imports`: the
+application files it carries and the third-party packages (and distributions) it needs,
+each with the import chain that pulled it in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import fastsplit
+from fastsplit.fingerprint import expected_fingerprint, module_state
+from fastsplit.generator import render_handler, runtime_source
+from fastsplit.model import (
+    AppSpec,
+    BuildPlan,
+    Function,
+    ImportedModule,
+    Imports,
+    SlimRoute,
+    UsedDistribution,
+)
+from fastsplit.packager.requirements import canonical_name, requirement_closure
+from fastsplit.parser import import_module
+from fastsplit.planner import diagnostic_order, not_slim_diagnostics
+from fastsplit.sources import is_first_party_file, list_files
+
+PROBE = Path(__file__).with_name("probe.py")
+HANDLER = "handler"
+OWN_MODULES = frozenset({HANDLER, "fastsplit_runtime"})
+TIMEOUT = 300.0
+
+
+def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
+    """The plan with every slim function proven (and its imports recorded) or made full."""
+    candidates = [f for f in plan.functions if f.mode == "slim"]
+    if not candidates:
+        return plan
+    app_dir = app_dir.resolve()
+    if plan.spec.module not in sys.modules:
+        # The monolith's modules are compared with the rebuilt app's: import them.
+        import_module(plan.spec.module, app_dir=app_dir)
+    answers = run_probes(plan, candidates, app_dir=app_dir, jobs=jobs)
+    refused: list[tuple[str, str]] = []
+    functions = []
+    for function in plan.functions:
+        if function.mode != "slim":
+            functions.append(function)
+            continue
+        answer = answers[function.name]
+        reason = refusal(answer, plan.spec, function)
+        if reason:
+            refused.append((function.routes[0].key, reason))
+            functions.append(
+                replace(function, mode="full", not_slim=reason, slim_include=(), slim_exclude=())
+            )
+        else:
+            imports = record_imports(answer["modules"], function, app_dir=app_dir)
+            functions.append(replace(function, imports=imports))
+    diagnostics = {*plan.diagnostics, *not_slim_diagnostics(refused)}
+    return replace(
+        plan,
+        functions=tuple(functions),
+        diagnostics=tuple(sorted(diagnostics, key=diagnostic_order)),
+    )
+
+
+# --- running the probe --------------------------------------------------------------
+
+
+def run_probes(
+    plan: BuildPlan, functions: list[Function], *, app_dir: Path, jobs: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Each function's answer from :mod:`fastsplit.probe` (``{"error": ...}`` when the
+    handler could not be imported or the probe did not run)."""
+    jobs = jobs or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp:
+        root = Path(tmp)
+        (root / "runtime").mkdir()
+        (root / "runtime" / "fastsplit_runtime.py").write_text(runtime_source(), "utf-8")
+        requests = []
+        for function in functions:
+            folder = root / "functions" / function.name
+            folder.mkdir(parents=True)
+            (folder / "handler.py").write_text(render_handler(plan, function), "utf-8")
+            answer = root / "answers" / f"{function.name}.json"
+            requests.append({"name": function.name, "dir": str(folder), "answer": str(answer)})
+        (root / "answers").mkdir()
+        base = {
+            "app_dir": str(app_dir),
+            "app_module": plan.spec.module,
+            "runtime_dir": str(root / "runtime"),
+            "fastsplit_root": str(Path(fastsplit.__file__).resolve().parent.parent),
+            "jobs": jobs,
+            "timeout": TIMEOUT,
+        }
+        # With fork, one interpreter imports what every handler starts with, then forks.
+        forks = hasattr(os, "fork")
+        batches = [requests] if forks else [[request] for request in requests]
+        with ThreadPoolExecutor(max_workers=1 if len(batches) == 1 else jobs) as pool:
+            problems = list(pool.map(lambda batch: _run({**base, "functions": batch}), batches))
+        answers = {}
+        for request, problem in zip(requests, _spread(problems, batches), strict=True):
+            answers[request["name"]] = _read_answer(Path(request["answer"]), problem)
+    return answers
+
+
+def _run(request: dict[str, Any]) -> str:
+    """Run the probe; an empty string, or what went wrong with the probe itself."""
+    # -P: the probe's folder (fastsplit's own) must not shadow the app's modules.
+    command = [sys.executable, "-B", "-P", str(PROBE)]
+    rounds = len(request["functions"]) // request["jobs"] + 2
+    try:
+        result = subprocess.run(
+            command,
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT * rounds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "the proof timed out"
+    if result.returncode != 0:
+        lines = (result.stderr.strip() or "no output").splitlines()
+        return f"the proof process failed: {lines[-1]}"
+    return ""
+
+
+def _spread(problems: list[str], batches: list[list[dict[str, str]]]) -> Iterable[str]:
+    for problem, batch in zip(problems, batches, strict=True):
+        yield from [problem] * len(batch)
+
+
+def _read_answer(path: Path, problem: str) -> dict[str, Any]:
+    try:
+        answer: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {"error": problem or "the proof gave no answer"}
+    return answer
+
+
+# --- judging an answer --------------------------------------------------------------
+
+
+def refusal(answer: dict[str, Any], spec: AppSpec, function: Function) -> str:
+    """Why the rebuilt app cannot stand in for the monolith, or an empty string."""
+    if "error" in answer:
+        return f"the slim handler could not be proven: {answer['error']}"
+    modules = {m["name"]: m for m in answer["modules"]}
+    if spec.module in modules:
+        chain = " → ".join(import_chain(spec.module, modules))
+        return (
+            f"importing what it needs loads {spec.module}, the module that assembles the "
+            f"app ({chain}), so it would build every route; break that import"
+        )
+    changed = changed_module(answer.get("state", {}))
+    if changed:
+        return changed
+    assert spec.slim_app is not None
+    routes = [route.slim for route in function.routes]
+    assert all(isinstance(route, SlimRoute) for route in routes)
+    expected = expected_fingerprint(spec.slim_app, routes)  # type: ignore[arg-type]
+    got = {"app": answer["app"], "routes": answer["routes"]}
+    difference = first_difference(expected, got)
+    if difference:
+        return f"the rebuilt app differs from the monolith: {difference}"
+    return ""
+
+
+def changed_module(states: dict[str, dict[str, str]]) -> str:
+    """How a module the handler imports differs from the same module in the monolith,
+    where the module assembling the app ran (and may have changed it)."""
+    for name, rebuilt in sorted(states.items()):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        monolith = module_state(module)
+        for key in sorted(set(monolith) | set(rebuilt)):
+            if monolith.get(key) != rebuilt.get(key):
+                ours = monolith.get(key, "unset")
+                theirs = rebuilt.get(key, "unset")
+                return (
+                    f"{name}.{key} is {_clip(ours)} in the monolith but {_clip(theirs)} in a "
+                    "one-route app: building the whole app changes it (set it where it is "
+                    "defined, or in the lifespan)"
+                )
+    return ""
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def first_difference(expected: Any, got: Any, path: str = "") -> str:
+    """Where two JSON descriptions first differ, readably ("" when equal)."""
+    if expected == got:
+        return ""
+    if _is_pairs(expected) and _is_pairs(got):
+        expected, got = dict(expected), dict(got)
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in [*expected, *(k for k in got if k not in expected)]:
+            if key not in got:
+                return f"{_join(path, key)} is missing"
+            if key not in expected:
+                return f"{_join(path, key)} is extra"
+            found = first_difference(expected[key], got[key], _join(path, key))
+            if found:
+                return found
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        for index, (a, b) in enumerate(zip(expected, got, strict=True)):
+            found = first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+    return f"{path or 'the app'}: monolith {_short(expected)}, rebuilt {_short(got)}"
+
+
+def _is_pairs(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) for item in value
+    )
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- what the handler imports -------------------------------------------------------
+
+
+def import_chain(name: str, modules: dict[str, dict[str, Any]]) -> tuple[str, ...]:
+    """``("handler", ..., name)``: who imported whom, back to the handler."""
+    chain = [name]
+    current = modules.get(name, {}).get("importer")
+    while current and current not in chain:
+        chain.append(current)
+        if current == HANDLER:
+            break
+        current = modules.get(current, {}).get("importer")
+    return tuple(reversed(chain))
+
+
+def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir: Path) -> Imports:
+    """Sort what the handler's import loaded into application modules (whose files the
+    function carries) and third-party packages (whose distributions it needs)."""
+    modules = {m["name"]: m for m in loaded}
+    own: list[ImportedModule] = []
+    files: set[str] = set()
+    packages: dict[str, ImportedModule] = {}
+    for name, module in sorted(modules.items()):
+        if name in OWN_MODULES or name == "__main__":
+            continue
+        locations = [module["file"]] if module["file"] else module["path"]
+        if any(is_first_party_file(location, app_dir) for location in locations):
+            own.append(ImportedModule(name, import_chain(name, modules)))
+            files.update(_module_files(module, app_dir))
+        elif locations and not _is_stdlib(name, locations):
+            key = _package_key(name, modules)
+            if key not in packages:
+                chain = import_chain(key if key in modules else name, modules)
+                packages[key] = ImportedModule(key, chain)
+    included, other_include = _named_files(function.slim_include, app_dir)
+    excluded, other_exclude = _named_files(function.slim_exclude, app_dir)
+    return Imports(
+        modules=tuple(own),
+        files=tuple(sorted(files.union(included).difference(excluded))),
+        packages=tuple(sorted(packages.values(), key=lambda m: m.name)),
+        distributions=build_distributions(packages),
+        include=other_include,
+        exclude=other_exclude,
+    )
+
+
+@cache
+def _stdlib_dirs() -> tuple[Path, ...]:
+    paths = sysconfig.get_paths()
+    return tuple({Path(paths[key]).resolve() for key in ("stdlib", "platstdlib") if key in paths})
+
+
+def _is_stdlib(name: str, locations: list[str]) -> bool:
+    """Part of Python itself (never packaged): a standard module, or a file of the
+    standard library folder outside site-packages (``_sysconfigdata_*``)."""
+    if name.split(".")[0] in sys.stdlib_module_names:
+        return True
+    for location in locations:
+        path = Path(location).resolve()
+        if any(path.is_relative_to(d) for d in _stdlib_dirs()) and not any(
+            part in ("site-packages", "dist-packages") for part in path.parts
+        ):
+            return True
+    return False
+
+
+def _package_key(name: str, modules: dict[str, dict[str, Any]]) -> str:
+    """The top-level package, or the second level under a namespace package (whose
+    portions can come from several distributions: ``google.protobuf``)."""
+    parts = name.split(".")
+    top = modules.get(parts[0])
+    if top is not None and not top["file"] and len(parts) > 1:
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def _module_files(module: dict[str, Any], app_dir: Path) -> list[str]:
+    """The module's file; for a package, also its data files (templates, JSON, ...):
+    everything but Python code, outside the folders of its subpackages."""
+    filename = module["file"]
+    if not filename:
+        return []
+    path = Path(filename).resolve()
+    found = [path.relative_to(app_dir).as_posix()]
+    if path.name == "__init__.py":
+        package = path.parent
+        for relative in list_files(app_dir, (package.relative_to(app_dir).as_posix(),)):
+            file = app_dir / relative
+            if file.suffix in (".py", ".pyi") or _in_subpackage(file.parent, package):
+                continue
+            found.append(relative)
+    return found
+
+
+def _in_subpackage(folder: Path, package: Path) -> bool:
+    while folder != package:
+        if (folder / "__init__.py").is_file():
+            return True
+        folder = folder.parent
+    return False
+
+
+def _named_files(names: Iterable[str], app_dir: Path) -> tuple[set[str], tuple[str, ...]]:
+    """Files of the application modules or packages named (``slim_include``/``exclude``),
+    with the ``__init__.py`` of their parent packages; and the other names: third-party
+    packages or distributions, the packager's business."""
+    found: set[str] = set()
+    others: list[str] = []
+    for name in names:
+        base = app_dir.joinpath(*name.split("."))
+        if base.with_suffix(".py").is_file():
+            found.add(base.with_suffix(".py").relative_to(app_dir).as_posix())
+        elif (base / "__init__.py").is_file():
+            found.update(list_files(app_dir, (base.relative_to(app_dir).as_posix(),)))
+        else:
+            others.append(name)
+            continue
+        parent = base.parent
+        while parent != app_dir and (parent / "__init__.py").is_file():
+            found.add((parent / "__init__.py").relative_to(app_dir).as_posix())
+            parent = parent.parent
+    return found, tuple(others)
+
+
+def build_distributions(packages: dict[str, ImportedModule]) -> tuple[UsedDistribution, ...]:
+    """The build environment's distributions for the imported packages, and their
+    requirements (what ``explain`` shows; ``package`` decides again for the target)."""
+    providers = _providers()
+    imported: dict[str, list[str]] = {}
+    for key in packages:
+        for dist in providers.get(key.split(".")[0], []):
+            imported.setdefault(canonical_name(dist), []).append(key)
+    closure = requirement_closure(sorted(imported), requires=_requires)
+    used = []
+    for name, required_by in sorted(closure.items()):
+        used.append(
+            UsedDistribution(
+                name=name,
+                version=_version(name),
+                packages=tuple(sorted(imported.get(name, []))),
+                required_by=required_by or "",
+            )
+        )
+    return tuple(used)
+
+
+@cache
+def _providers() -> dict[str, list[str]]:
+    return dict(metadata.packages_distributions())
+
+
+@cache
+def _requires(name: str) -> tuple[str, ...] | None:
+    """The distribution's requirements, or None when it is not installed."""
+    try:
+        return tuple(metadata.requires(name) or ())
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""

@@ -1,0 +1,3 @@
+"""A setting that the module assembling ``slimapp.configured:app`` changes as it runs."""
+
+MODE = "default"
