@@ -6,11 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format regen-golden tools clean
+.PHONY: install demo test lint format regen-golden tools clean bench bench-quick
 
 include tools/tools.mk
 include tools/compat.mk
 include tools/lambdaric.mk
+include tools/bench.mk
 
 install: $(STAMP)
 
@@ -46,6 +47,14 @@ lint: install
 format: install
 	$(BIN)/ruff format fastsplit tests example_app
 	$(BIN)/ruff check --fix fastsplit tests example_app
+
+## bench: packaging benchmark against sam build and osls (bench/README.md); writes bench/results.md
+bench: install tools bench-tools
+	$(BIN)/python -m bench.package_bench
+
+## bench-quick: the same in about 1.5 minutes (one run, incumbents on a 5-route app)
+bench-quick: install tools bench-tools
+	$(BIN)/python -m bench.package_bench --quick
 
 regen-golden: install
 	$(BIN)/python -m tests.golden.regen

@@ -1,0 +1,182 @@
+"""The measurements: each tool's cold and warm runs, in one work folder, one at a time."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+from bench import incumbents
+from bench.harness import TARGET, Sample, Tools, offline_env, timed
+from bench.report import DepsRow, Timing
+
+MB = 1024 * 1024
+# The marginal cost per function is a small difference of two totals: one run is too
+# noisy for it, and warm runs are cheap.
+DEPS_MIN_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Built:
+    """A ``fastsplit build`` output folder and how many functions it has."""
+
+    name: str
+    build: Path
+    functions: int
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Bench:
+    """Runs every command offline in ``work``, each with its own HOME unless warm."""
+
+    def __init__(self, work: Path, *, runs: int, tools: Tools, wheels: Path) -> None:
+        self.work = work
+        self.runs = runs
+        self.tools = tools
+        self.wheels = wheels
+        self._counter = 0
+        # A dependency cache already filled with a requirements file, to reuse when warm.
+        self._filled: dict[Path, Path] = {}
+
+    def fresh(self, name: str) -> Path:
+        self._counter += 1
+        path = self.work / f"{self._counter:03d}-{name}"
+        path.mkdir(parents=True)
+        return path
+
+    def log(self, name: str) -> Path:
+        self._counter += 1
+        return self.work / "logs" / f"{self._counter:03d}-{name}.log"
+
+    def requirements(self, name: str, lines: Sequence[str]) -> Path:
+        path = self.work / f"requirements-{name}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    def repeat(self, label: str, count: int, functions: int, run: Callable[[], Sample]) -> Timing:
+        samples = [run() for _ in range(count)]
+        walls = tuple(sample.wall for sample in samples)
+        cpu = median([sample.cpu for sample in samples])
+        timing = Timing(label, median(walls), cpu, walls, functions)
+        say(f"  {label}: {timing.describe()}")
+        return timing
+
+    # --- fastsplit -----------------------------------------------------------------------
+
+    def build(self, name: str, app_ref: str, app_dir: Path, *flags: str) -> Built:
+        """``fastsplit build`` (not timed: the benchmark is about packaging)."""
+        out = self.work / "builds" / name
+        command = [sys.executable, "-m", "fastsplit", "build", app_ref, "--app-dir", app_dir]
+        command += ["--out", out, *flags]
+        env = offline_env(self.fresh(f"home-build-{name}"))
+        timed(command, cwd=self.work, env=env, log=self.log(name), wheelhouse=self.wheels)
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        return Built(name, out, len(manifest["functions"]))
+
+    def package(self, built: Built, requirements: Path, *, cache: Path, out: Path) -> Sample:
+        """``fastsplit package`` with HOME next to the cache (new cache, new HOME)."""
+        command = [
+            sys.executable, "-m", "fastsplit", "package", "--build", built.build,
+            "--out", out, "--requirements", requirements, "--python", TARGET.python,
+            "--cache-dir", cache,
+        ]  # fmt: skip
+        env = offline_env(cache.parent / "home")
+        log = self.log(f"fastsplit-{built.name}")
+        return timed(command, cwd=self.work, env=env, log=log, wheelhouse=self.wheels)
+
+    def cold_warm(self, built: Built, requirements: Path) -> tuple[Timing, Timing]:
+        """Cold: a new cache and HOME every run. Warm: the last cold run's cache and dist,
+        packaged again in place (what a second ``fastsplit package`` does)."""
+        roots: list[Path] = []
+
+        def cold() -> Sample:
+            roots.append(self.fresh(f"fs-cold-{built.name}"))
+            cache, out = roots[-1] / "cache", roots[-1] / "dist"
+            return self.package(built, requirements, cache=cache, out=out)
+
+        cold_timing = self.repeat("fastsplit cold", self.runs, built.functions, cold)
+        cache, out = roots[-1] / "cache", roots[-1] / "dist"
+        self._filled[requirements] = cache
+        return cold_timing, self.warm(built, requirements, cache=cache, out=out)
+
+    def warm(
+        self, built: Built, requirements: Path, *, cache: Path, out: Path, runs: int = 0
+    ) -> Timing:
+        def run() -> Sample:
+            return self.package(built, requirements, cache=cache, out=out)
+
+        return self.repeat("fastsplit warm", runs or self.runs, built.functions, run)
+
+    def deps_row(self, name: str, requirements: Path, big: Built, small: Built) -> DepsRow:
+        """Warm timings of both apps with one dependency set, sharing one filled cache."""
+        lines = requirements.read_text(encoding="utf-8").split()
+        say(f" {name} dependency set: {', '.join(lines)}")
+        root = self.fresh(f"fs-deps-{name}")
+        cache = self._filled.get(requirements, root / "cache")
+        timings = []
+        for app in (big, small):
+            out = root / f"dist-{app.name}"
+            self.package(app, requirements, cache=cache, out=out)  # fills cache and dist
+            runs = max(self.runs, DEPS_MIN_RUNS)
+            timings.append(self.warm(app, requirements, cache=cache, out=out, runs=runs))
+        unzipped, zipped = _deps_sizes(cache)
+        return DepsRow(name, ", ".join(lines), unzipped / MB, zipped / MB, *timings)
+
+    # --- incumbents ----------------------------------------------------------------------
+
+    def sam(
+        self, built: Built, requirements: Path, *, plain: bool
+    ) -> tuple[Timing | None, Timing, Timing]:
+        """Cold plain ``sam build`` (with ``plain``), cold ``sam build --cached --parallel``,
+        each on a fresh copy with a new HOME, then that last one again (warm)."""
+
+        def project(flags: tuple[str, ...]) -> Callable[[], Sample]:
+            folder = self.fresh(f"sam-{built.name}")
+            incumbents.prepare_sam(built.build, folder / "project", requirements)
+
+            def run() -> Sample:
+                return incumbents.sam_build(
+                    folder / "project", flags=flags, home=folder / "home",
+                    wheelhouse=self.wheels, tools=self.tools, log=self.log(f"sam-{built.name}"),
+                )  # fmt: skip
+
+            return run
+
+        n = built.functions
+        plain_cold = self.repeat("sam build, cold", 1, n, project(())) if plain else None
+        fast = project(incumbents.SAM_FAST)
+        label = f"sam build {' '.join(incumbents.SAM_FAST)}"
+        cold = self.repeat(f"{label}, cold (no .aws-sam)", 1, n, fast)
+        return plain_cold, cold, self.repeat(f"{label}, warm", self.runs, n, fast)
+
+    def osls(self, built: Built, requirements: Path, *, warm: bool) -> tuple[Timing, Timing | None]:
+        """``osls package`` with a new HOME (the plugin caches there), then the same HOME."""
+        service = self.work / f"osls-{built.name}"
+        incumbents.prepare_osls(built.build, service, requirements)
+        home = self.fresh("home-osls")
+
+        def run() -> Sample:
+            log = self.log(f"osls-{built.name}")
+            return incumbents.osls_package(
+                service, home=home, wheelhouse=self.wheels, tools=self.tools, log=log
+            )
+
+        label = "osls package + serverless-python-requirements"
+        cold = self.repeat(f"{label}, empty plugin cache", 1, built.functions, run)
+        if not warm:
+            return cold, None
+        return cold, self.repeat(f"{label}, filled plugin cache", 1, built.functions, run)
+
+
+def _deps_sizes(cache: Path) -> tuple[int, int]:
+    """Unzipped bytes of the installed set and bytes of its compressed zip, from a cache."""
+    (folder,) = (cache / "deps").iterdir()
+    unzipped = sum(p.stat().st_size for p in (folder / "site").rglob("*") if p.is_file())
+    zipped = max(p.stat().st_size for p in folder.glob("deps-*.zip"))
+    return unzipped, zipped
