@@ -12,6 +12,7 @@ include tools/tools.mk
 include tools/compat.mk
 include tools/lambdaric.mk
 include tools/bench.mk
+include tools/vercel.mk
 
 install: $(STAMP)
 
@@ -36,7 +37,7 @@ demo: install
 	@echo
 	@echo "Zips for Lambda: build/demo-dist/lambda/"
 
-test: install tools compat-venv lambdaric
+test: install tools compat-venv lambdaric vercel-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
@@ -58,6 +59,7 @@ bench-quick: install tools bench-tools
 
 regen-golden: install
 	$(BIN)/python -m tests.golden.regen
+	$(BIN)/python -m tests.golden_vercel.regen
 
 clean:
 	rm -rf $(VENV) .tools build dist .pytest_cache .mypy_cache .ruff_cache

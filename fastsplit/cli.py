@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from fastsplit import __version__
 from fastsplit.cli_local import register as register_local_commands
 from fastsplit.config import Config, load_config
 from fastsplit.errors import Diagnostic, FastsplitError
-from fastsplit.generator import manifest_data, render_build
+from fastsplit.generator import manifest_data, render_build, with_target_diagnostics
 from fastsplit.model import BuildPlan
 from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
@@ -147,10 +148,19 @@ def build(
     docs: DocsOpt = None,
     fallback: FallbackOpt = None,
     mode: ModeOpt = None,
+    target: Annotated[str, typer.Option(help="What to build for: lambda, vercel or all.")] = "all",
+    requirements: Annotated[
+        Path | None,
+        typer.Option(
+            help="The app's requirements for Vercel (default: requirements.txt or pyproject)."
+        ),
+    ] = None,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write one handler per route plus serverless.yml, template.yaml and manifest.json."""
+    """Write one function per route for Lambda (handlers, serverless.yml, template.yaml)
+    and Vercel (build/vercel: a project with vercel.json), plus manifest.json."""
+    platforms = _platforms(target)
     flags = {
         "mode": mode,
         "out": out,
@@ -171,8 +181,19 @@ def build(
         fallback=fallback,
         **flags,
     )
+    if "vercel" in platforms:
+        from fastsplit.packager.vercel_output import project_requirements
+
+        found = _run(
+            lambda: project_requirements(
+                requirements_file=requirements or config.requirements, project_dir=project
+            )
+        )
+        plan = replace(plan, requirements=found)
+    plan = with_target_diagnostics(plan, platforms=platforms)
     _stop_on_problems(plan.diagnostics, strict=strict)
-    _run(lambda: write_build(render_build(plan), out=config.out, app_dir=config.app_dir))
+    outputs = render_build(plan, platforms=platforms)
+    _run(lambda: write_build(outputs, out=config.out, app_dir=config.app_dir))
     if as_json:
         out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
     else:
@@ -207,9 +228,16 @@ def explain_command(
         out_console.print(line, markup=False)
 
 
+def _platforms(target: str) -> tuple[str, ...]:
+    choices = {"lambda": ("lambda",), "vercel": ("vercel",), "all": ("lambda", "vercel")}
+    if target not in choices:
+        _fail(f"--target {target!r} is not supported; use lambda, vercel or all")
+    return choices[target]
+
+
 @app.command("package")
 def package_command(
-    target: Annotated[str, typer.Option(help="What to package for: lambda.")] = "lambda",
+    target: Annotated[str, typer.Option(help="What to package for: lambda or vercel.")] = "lambda",
     project: ProjectOpt = Path("."),
     build_dir: Annotated[
         Path | None, typer.Option("--build", help="The build folder (default: build).")
@@ -240,16 +268,26 @@ def package_command(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Dependency cache (default: ~/.cache/fastsplit).")
     ] = None,
+    vercel: Annotated[
+        str | None, typer.Option(help="Vercel CLI to run for --target vercel (default: vercel).")
+    ] = None,
+    prod: Annotated[
+        bool, typer.Option(help="--target vercel: build for `vercel deploy --prebuilt --prod`.")
+    ] = False,
     strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Zip each built function with its dependencies, for the target platform."""
+    """Zip each built function with its dependencies (lambda), or run `vercel build` on
+    build/vercel for `vercel deploy --prebuilt` (vercel)."""
     from fastsplit.packager import lambda_zip
 
-    if target != "lambda":
-        _fail(f"--target {target!r} is not supported; use --target lambda")
+    if target not in ("lambda", "vercel"):
+        _fail(f"--target {target!r} is not supported; use --target lambda or vercel")
     config = _run(lambda: load_config(project))
     build = build_dir or config.out
+    if target == "vercel":
+        _package_vercel(build, (out or config.dist) / "vercel", vercel=vercel, prod=prod)
+        return
     manifest = _run(lambda: lambda_zip.read_manifest(build))
     default = lambda_zip.target_from_manifest(manifest)
     chosen = Target(python=python or default.python, arch=arch or default.arch)
@@ -294,6 +332,26 @@ def package_command(
             f"(dependencies {result.dependency_key}: {source})",
             markup=False,
         )
+
+
+def _package_vercel(build: Path, out: Path, *, vercel: str | None, prod: bool) -> None:
+    import shlex
+
+    from fastsplit.packager import vercel_output
+
+    options = vercel_output.Options(
+        project=build / "vercel",
+        out=out,
+        vercel=tuple(shlex.split(vercel)) if vercel else ("vercel",),
+        prod=prod,
+    )
+    with err_console.status("Running vercel build"):
+        result = _run(lambda: vercel_output.package(options))
+    err_console.print(
+        f"Built {len(result.functions)} Vercel functions into {result.output}/; deploy with "
+        f"`cd {out} && vercel deploy --prebuilt{' --prod' if prod else ''}`",
+        markup=False,
+    )
 
 
 def _artifacts_table(result: Any) -> Table:

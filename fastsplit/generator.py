@@ -7,15 +7,17 @@ to copy one of the app's own files (which the writer carries out).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastsplit import __version__, pysource
-from fastsplit.errors import BuildError
+from fastsplit.errors import BuildError, Diagnostic
 from fastsplit.model import BuildPlan, Call, Const, Expr, Function, Ref
-from fastsplit.targets import TARGETS
+from fastsplit.model import OutputFile as OutputFile  # defined with the model, used from here
+from fastsplit.targets import PLATFORMS, Target
 from fastsplit.templating import render
 
 RUNTIME_MODULE = "fastsplit_runtime.py"
@@ -23,16 +25,6 @@ IMPORTS_FILE = "imports.json"
 # Names a slim handler defines itself: imports of the app's names never take them.
 SLIM_RESERVED = ("app", "handler", "os", "sys", "LambdaFunction", "_FUNCTION_ROOT")
 NOQA = "  # noqa: E402"
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    """A file of the build, relative to the output folder."""
-
-    path: str
-    text: str | None = None
-    copy_from: str | None = None
-    """For the app's own files: the path relative to the app folder to copy."""
 
 
 def runtime_source() -> str:
@@ -51,21 +43,53 @@ def function_files(plan: BuildPlan, function: Function) -> tuple[str, ...]:
     return tuple(sorted(files))
 
 
-def render_build(plan: BuildPlan) -> tuple[OutputFile, ...]:
-    """Every file of ``build/``: function folders, deploy configs and the manifest."""
+def render_build(
+    plan: BuildPlan, *, platforms: Collection[str] = ("lambda",)
+) -> tuple[OutputFile, ...]:
+    """Every file of ``build/`` for ``platforms`` (names in :data:`PLATFORMS`): Lambda's
+    function folders, each platform's deploy configs and projects, and the manifest."""
     outputs: list[OutputFile] = []
-    runtime = runtime_source()
-    for function in plan.functions:
-        outputs.append(OutputFile(f"{function.folder}/handler.py", render_handler(plan, function)))
-        outputs.append(OutputFile(f"{function.folder}/{RUNTIME_MODULE}", runtime))
-        for relative in function_files(plan, function):
-            if relative not in ("handler.py", RUNTIME_MODULE):
-                outputs.append(OutputFile(f"{function.folder}/{relative}", copy_from=relative))
-    for target in TARGETS:
-        outputs.extend(OutputFile(path, text) for path, text in target.render(plan))
+    if "lambda" in platforms:
+        runtime = runtime_source()
+        for function in plan.functions:
+            handler = render_handler(plan, function)
+            outputs.append(OutputFile(f"{function.folder}/handler.py", handler))
+            outputs.append(OutputFile(f"{function.folder}/{RUNTIME_MODULE}", runtime))
+            for relative in function_files(plan, function):
+                if relative not in ("handler.py", RUNTIME_MODULE):
+                    outputs.append(OutputFile(f"{function.folder}/{relative}", copy_from=relative))
+    for target in _targets(platforms):
+        outputs.extend(
+            item if isinstance(item, OutputFile) else OutputFile(*item)
+            for item in target.render(plan)
+        )
     outputs.append(OutputFile("manifest.json", render_manifest(plan)))
     outputs.append(OutputFile(IMPORTS_FILE, render_imports(plan)))
     return tuple(sorted(outputs, key=lambda output: output.path))
+
+
+def with_target_diagnostics(plan: BuildPlan, *, platforms: Collection[str]) -> BuildPlan:
+    """``plan`` with the findings of the targets of ``platforms`` added (what they cannot
+    express, such as a route Vercel cannot route)."""
+    found: list[Diagnostic] = []
+    for target in _targets(platforms):
+        check = getattr(target, "diagnostics", None)  # optional: only some targets check
+        if check is not None:
+            found.extend(check(plan))
+    if not found:
+        return plan
+    rank = {"error": 0, "warning": 1, "info": 2}
+    merged = sorted(
+        set(plan.diagnostics) | set(found), key=lambda d: (rank[d.level], d.where, d.message)
+    )
+    return replace(plan, diagnostics=tuple(merged))
+
+
+def _targets(platforms: Collection[str]) -> list[Target]:
+    unknown = sorted(set(platforms) - set(PLATFORMS))
+    if unknown:
+        raise ValueError(f"unknown platform(s) {', '.join(unknown)}; known: {', '.join(PLATFORMS)}")
+    return [target for name in PLATFORMS if name in platforms for target in PLATFORMS[name]]
 
 
 def render_handler(plan: BuildPlan, function: Function) -> str:

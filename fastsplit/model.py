@@ -299,6 +299,16 @@ class FallbackRoute:
 
 
 @dataclass(frozen=True)
+class OutputFile:
+    """A file of the build, relative to the output folder."""
+
+    path: str
+    text: str | None = None
+    copy_from: str | None = None
+    """For the app's own files: the path relative to the app folder to copy."""
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     """The app's functions with names and effective settings: what the targets render."""
 
@@ -310,3 +320,6 @@ class BuildPlan:
     functions: tuple[Function, ...]
     fallback_routes: tuple[FallbackRoute, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
+    requirements: tuple[str, ...] = ()
+    """The app's third-party requirements, for targets whose platform installs them
+    at deploy time (Vercel); read by the CLI, empty when none were found."""

@@ -325,8 +325,9 @@ BAD_INPUTS = [
     ),
     pytest.param(_no_build, "no fastsplit build in", id="no-build-folder"),
     pytest.param(
+        # A build without Vercel's project (built with --target lambda).
         _flags("--target", "vercel"),
-        "--target 'vercel' is not supported; use --target lambda",
+        "no Vercel project in",
         id="target-vercel",
     ),
     pytest.param(
@@ -409,7 +410,10 @@ def test_refuses_to_replace_a_folder_it_did_not_create(
     ("flags", "expected"),
     [
         (["--python", "3.9"], "error: --python 3.9 is not a Lambda Python; use 3.10 to 3.14"),
-        (["--target", "vercel"], "error: --target 'vercel' is not supported; use --target lambda"),
+        (
+            ["--target", "gcp"],
+            "error: --target 'gcp' is not supported; use --target lambda or vercel",
+        ),
     ],
 )
 def test_real_command_line_errors_without_traceback(
