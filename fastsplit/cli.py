@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from fastsplit import __version__
+from fastsplit.cli_local import progress_bar
 from fastsplit.cli_local import register as register_local_commands
 from fastsplit.config import Config, load_config
 from fastsplit.errors import Diagnostic, FastsplitError
@@ -310,14 +310,7 @@ def package_command(
         include_runtime=include_boto3,
     )
     count = len(manifest.get("functions", []))
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(disable=as_json) as bar:
         task = bar.add_task(f"Packaging for {chosen.describe()}", total=count)
         result = _run(lambda: lambda_zip.package(options, progress=lambda _: bar.advance(task)))
     if as_json:

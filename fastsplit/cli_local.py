@@ -81,6 +81,18 @@ HeaderOpt = Annotated[
 ]
 
 
+def progress_bar(*, disable: bool) -> Progress:
+    """The transient stderr progress bar the long commands show (hidden for --json)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=disable,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``serve``, ``invoke`` and ``verify`` to the ``fastsplit`` command."""
     app.command("serve")(serve)
@@ -273,14 +285,7 @@ def verify_command(
         env=tuple(_assignment(item) for item in env or []),
         python=python,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(disable=as_json) as bar:
         task = bar.add_task("Comparing", total=None)
         report: Report = _run(lambda: verify(options, progress=lambda _: bar.advance(task)))
     failed = bool(report.failed) or (strict and bool(report.with_known))

@@ -94,9 +94,9 @@ def read_requirements(
                 f"requirements file {requirements_file} does not exist; "
                 "check --requirements or create it"
             )
-        lines = _requirement_lines(requirements_file)
+        lines = requirement_lines(requirements_file)
     elif (project_dir / "requirements.txt").is_file():
-        lines = _requirement_lines(project_dir / "requirements.txt")
+        lines = requirement_lines(project_dir / "requirements.txt")
     else:
         lines = _pyproject_dependencies(project_dir / "pyproject.toml")
     names = {_name(line) for line in lines}
@@ -108,7 +108,7 @@ def read_requirements(
     return tuple(dict.fromkeys(lines))  # a requirement listed twice is installed once
 
 
-def _requirement_lines(path: Path) -> list[str]:
+def requirement_lines(path: Path) -> list[str]:
     """Logical requirement lines: comments dropped, backslash continuations joined (so a
     requirement keeps its ``--hash`` options)."""
     lines = []

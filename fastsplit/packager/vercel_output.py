@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsplit import __version__
-from fastsplit.packager.deps import PackageError
+from fastsplit.packager.deps import PackageError, requirement_lines
 from fastsplit.writer import check_out_dir, swap_in
 
 OUTPUT = Path(".vercel") / "output"
@@ -184,15 +184,5 @@ def project_requirements(*, requirements_file: Path | None, project_dir: Path) -
 
 
 def _requirement_lines(path: Path) -> tuple[str, ...]:
-    lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith(("-r", "-c", "--requirement", "--constraint")):
-            raise PackageError(
-                f"{path}: nested requirement files ({line.split()[0]}) are not supported; "
-                "list the requirements in one file"
-            )
-        lines.append(line)
-    return tuple(dict.fromkeys(lines))
+    # The same reading as Lambda packaging (comments, continuations, no nested files).
+    return tuple(dict.fromkeys(requirement_lines(path)))
