@@ -33,9 +33,11 @@ from fastsplit.packager.deps import (
 from fastsplit.packager.slim import InstalledSet, Selection, read_imports
 from fastsplit.packager.zipper import (
     APP_EXCLUDED,
+    Base,
     Entry,
     collect,
     extend_zip,
+    read_base,
     source_date_epoch,
     unzipped_size,
     write_zip,
@@ -78,7 +80,8 @@ class Artifact:
 class Dependencies:
     """The compressed dependencies a function's zip starts from."""
 
-    zip: Path
+    zip: Base | Path
+    """Read once (:func:`read_base`) for all the functions that start from it."""
     size: int
     sizes: dict[str, int]
     selection: Selection | None = None
@@ -130,17 +133,20 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
         dep_exclude += tuple(f"{name}-*.dist-info/*" for name in RUNTIME_PROVIDED)
     prefix = "python/" if options.layer else ""
     dep_entries = collect(installed.path, prefix=prefix, exclude=dep_exclude)
-    everything = Dependencies(
-        _cached_deps_zip(options, dependencies, dep_entries, prefix),
-        unzipped_size(dep_entries),
-        _contributors(dep_entries, prefix),
-    )
+    deps_zip = _cached_deps_zip(options, dependencies, dep_entries, prefix)
     per_function = (
         {}
         if options.layer
         else _slim_dependencies(
             manifest, options, site=installed.path, dependencies=dependencies, entries=dep_entries
         )
+    )
+    # Read (and hashed) once, and only when some function's zip starts from the whole set.
+    unused = options.layer or all(f["name"] in per_function for f in manifest["functions"])
+    everything = Dependencies(
+        deps_zip if unused else _read_base(deps_zip),
+        unzipped_size(dep_entries),
+        _contributors(dep_entries, prefix),
     )
 
     options.out.absolute().parent.mkdir(parents=True, exist_ok=True)
@@ -160,8 +166,14 @@ def package(options: Options, progress: Callable[[str], None] | None = None) -> 
             artifacts = tuple(pool.map(build_one, functions))
         layer = None
         if options.layer:
-            shutil.copyfile(everything.zip, staging / LAYER_ZIP)
-            layer = _artifact("layer-deps", staging / LAYER_ZIP, everything.size, everything.sizes)
+            shutil.copyfile(deps_zip, staging / LAYER_ZIP)
+            layer = _artifact(
+                "layer-deps",
+                staging / LAYER_ZIP,
+                unzipped=everything.size,
+                sizes=everything.sizes,
+                sha256=_sha256(staging / LAYER_ZIP),
+            )
         diagnostics = (
             *_architecture_warnings(manifest, options.target),
             *_check_limits(artifacts, layer),
@@ -227,7 +239,7 @@ def _slim_dependencies(
         if deps is None:
             kept = [e for e in entries if _ships(installed.owners.get(e.name), selection)]
             deps = Dependencies(
-                _cached_deps_zip(options, dependencies, kept, ""),
+                _read_base(_cached_deps_zip(options, dependencies, kept, "")),
                 unzipped_size(kept),
                 _contributors(kept, ""),
             )
@@ -259,22 +271,43 @@ def _function_zip(
     tmp = staging / f".{name}.zip.tmp"
     if options.layer:
         write_zip(tmp, entries)
+        sha256 = _sha256(tmp)
         own_size, sizes = 0, {}
     else:
-        extend_zip(deps.zip, tmp, entries)
+        sha256 = extend_zip(deps.zip, tmp, entries)
         own_size, sizes = deps.size, dict(deps.sizes)
     for key, size in _contributors(entries, "").items():
         sizes[key] = sizes.get(key, 0) + size
     os.replace(tmp, path)
-    reasons = deps.selection.reasons if deps.selection else {}
-    return _artifact(name, path, own_size + unzipped_size(entries), sizes, reasons)
+    return _artifact(
+        name,
+        path,
+        unzipped=own_size + unzipped_size(entries),
+        sizes=sizes,
+        sha256=sha256,
+        reasons=deps.selection.reasons if deps.selection else {},
+    )
+
+
+def _read_base(path: Path) -> Base | Path:
+    return read_base(path) or path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _artifact(
     name: str,
     path: Path,
+    *,
     unzipped: int,
     sizes: dict[str, int],
+    sha256: str,
     reasons: dict[str, str] | None = None,
 ) -> Artifact:
     largest = tuple(sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:5])
@@ -283,7 +316,7 @@ def _artifact(
         zip=path.name,
         size=path.stat().st_size,
         unzipped=unzipped,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=sha256,
         largest=largest,
         distributions=tuple((reasons or {}).items()),
     )

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import io
 import os
 import shutil
+import struct
 import time
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastsplit.packager.deps import PackageError
 
@@ -102,16 +105,125 @@ def write_zip(path: Path, entries: Iterable[Entry]) -> None:
         _add(archive, entries)
 
 
-def extend_zip(base: Path, path: Path, entries: Iterable[Entry]) -> None:
-    """``path`` = a copy of the zip ``base`` plus ``entries`` appended.
+@dataclass(frozen=True)
+class Base:
+    """A zip that many others start with, read once: its entries and their hash.
+
+    A zip is its entries' bytes, then the central directory (one record per entry, each
+    naming where its entry starts), then the end record (entry count, directory size and
+    offset). Extending ``base`` into a new zip is: the same entries' bytes, the new
+    entries, ``base``'s directory records unchanged (the old entries did not move), the
+    new records, a new end record. Nothing of ``base`` is parsed, compressed or hashed
+    again.
+    """
+
+    path: Path
+    body: int
+    """Bytes of the entries: where the central directory starts."""
+    directory: bytes
+    count: int
+    digest: Any = field(repr=False, compare=False)
+    """sha256 of the first ``body`` bytes, to be copied and continued."""
+
+
+_END = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+_MAX_ENTRIES = 0xFFFF  # beyond this (or 4 GiB) a zip needs zip64 records
+
+
+def read_base(path: Path) -> Base | None:
+    """``path`` as a :class:`Base`; None for a zip64 file (extended the slow way)."""
+    with open(path, "rb") as file:
+        file.seek(-_END.size, os.SEEK_END)
+        end = file.read(_END.size)
+        signature, _, _, _, count, size, offset, comment = _END.unpack(end)
+        if signature != _END_SIGNATURE or comment or count >= _MAX_ENTRIES:
+            return None  # written by write_zip: no comment; zip64 is left to zipfile
+        if offset + size + _END.size != file.tell():
+            return None
+        file.seek(offset)
+        directory = file.read(size)
+        file.seek(0)
+        digest = hashlib.sha256()
+        remaining = offset
+        while remaining:
+            chunk = file.read(min(remaining, 1 << 20))
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return Base(path, offset, directory, count, digest)
+
+
+class _At(io.BytesIO):
+    """A buffer that says it starts ``offset`` bytes into a file, so that zipfile writes
+    entries whose offsets are right once the buffer lands there."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__()
+        self.offset = offset
+
+    def tell(self) -> int:
+        return super().tell() + self.offset
+
+    def seek(self, position: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            position -= self.offset
+        return super().seek(position, whence) + self.offset
+
+
+def extend_zip(base: Base | Path, path: Path, entries: Iterable[Entry]) -> str:
+    """Write ``path``: the zip ``base`` plus ``entries``; return its sha256.
 
     Shared dependencies are compressed once into ``base``; each function's zip copies
-    those bytes instead of compressing them again, so a function costs the size of its
-    own code, not of the shared dependencies.
+    those bytes (a kernel copy) and appends its own entries and the directory, so a
+    function costs the size of its own code, not of the shared dependencies.
     """
-    shutil.copyfile(base, path)
-    with zipfile.ZipFile(path, "a", COMPRESSION, compresslevel=LEVEL) as archive:
+    entries = list(entries)
+    if isinstance(base, Path):
+        base = read_base(base) or base
+    if isinstance(base, Path):  # zip64: let zipfile rewrite the directory
+        shutil.copyfile(base, path)
+        with zipfile.ZipFile(path, "a", COMPRESSION, compresslevel=LEVEL) as archive:
+            _add(archive, entries)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    buffer = _At(base.body)
+    with zipfile.ZipFile(buffer, "w", COMPRESSION, compresslevel=LEVEL) as archive:
         _add(archive, entries)
+        added = len(archive.filelist)
+    own = buffer.getvalue()
+    _, _, _, _, _, size, offset, _ = _END.unpack(own[-_END.size :])
+    if added + base.count >= _MAX_ENTRIES:
+        return extend_zip(base.path, path, entries)
+    local = own[: offset - base.body]
+    directory = own[offset - base.body : offset - base.body + size]
+    end = _END.pack(
+        _END_SIGNATURE,
+        0,
+        0,
+        base.count + added,
+        base.count + added,
+        len(base.directory) + size,
+        base.body + len(local),
+        0,
+    )
+    tail = b"".join((local, base.directory, directory, end))
+    with open(base.path, "rb") as source, open(path, "wb") as target:
+        _copy(source.fileno(), target.fileno(), base.body)
+        target.write(tail)
+    digest = base.digest.copy()
+    digest.update(tail)
+    return str(digest.hexdigest())
+
+
+def _copy(source: int, target: int, count: int) -> None:
+    """The first ``count`` bytes of ``source`` into ``target``, inside the kernel."""
+    while count:
+        try:
+            copied = os.copy_file_range(source, target, count)
+        except OSError:  # another file system or an old kernel
+            copied = os.write(target, os.read(source, min(count, 1 << 20)))
+        if copied == 0:
+            raise OSError("the zip to extend is shorter than it said")
+        count -= copied
 
 
 def _add(archive: zipfile.ZipFile, entries: Iterable[Entry]) -> None:
