@@ -71,7 +71,10 @@ def run(settings: Settings, work: Path) -> Report:
     bench = Bench(work, runs=settings.runs, tools=tools, wheels=wheels)
 
     example = bench.build("example_app", "example_app.main:app", REPO_ROOT)
-    flags = ("--no-docs", "--no-fallback")  # one function per route, like SAM's template
+    # One function per route, each shipping every requirement, like SAM's template (and
+    # so that the dependency-size table measures functions that carry the whole set: a
+    # slim function would leave numpy and pandas out).
+    flags = ("--no-docs", "--no-fallback", "--mode", "full", "--target", "lambda")
     big_app = write_app(work / "apps" / "big", routes=settings.routes)
     big = bench.build(f"shopapi-{settings.routes}", big_app.app_ref, big_app.app_dir, *flags)
     small_app = write_app(work / "apps" / "small", routes=SMALL_APP_ROUTES)

@@ -14,6 +14,7 @@ from bench.report import DepsRow, Target, Timing, cpu_ratio_text, ratio_text, se
 
 COLD_FACTOR = 10  # "cold at least 10x faster than cold `sam build`"
 MARGINAL_TOLERANCE = 1.5  # "does not grow": large/small marginal CPU per function within this
+MARGINAL_NOISE = 0.005  # ... or within this many seconds of it
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,17 @@ def targets(
         result.append(Target(text, met, f"{context.contest}: {_versus(warm, sam_warm)}"))
     small, large = deps
     (small_wall, small_cpu), (large_wall, large_cpu) = small.marginal, large.marginal
-    growth = large_cpu / small_cpu if small_cpu > 0 else float("inf")
+    growth = f"{large_cpu / small_cpu:.1f}x" if small_cpu > 0 and large_cpu > 0 else "within noise"
+    met = large_cpu <= max(small_cpu * MARGINAL_TOLERANCE, small_cpu + MARGINAL_NOISE)
     result.append(
         Target(
             "per-function cost does not grow with the size of the shared dependencies",
-            growth <= MARGINAL_TOLERANCE,
+            met,
             f"dependencies {large.unzipped_mb / small.unzipped_mb:.1f}x larger; marginal CPU "
-            f"per function {secs(small_cpu)} → {secs(large_cpu)} ({growth:.1f}x), wall "
+            f"per function {secs(small_cpu)} → {secs(large_cpu)} ({growth}), wall "
             f"{secs(small_wall)} → {secs(large_wall)}; met when the CPU growth is within "
-            f"{MARGINAL_TOLERANCE}x (CPU, because wall time follows the machine's load)",
+            f"{MARGINAL_TOLERANCE}x or {secs(MARGINAL_NOISE)} (a difference of two totals is "
+            "that noisy; CPU, because wall time follows the machine's load)",
         )
     )
     return result
@@ -146,7 +149,9 @@ def notes(context: Context) -> list[str]:
         "then injects and re-compresses the dependencies into every function's zip.",
         f"Marginal per function: (warm time of {context.big} - warm time of {context.small}) "
         f"/ {context.big_functions - context.small_functions} functions: the fixed cost of a "
-        "run (start-up, reading the installed set) cancels out.",
+        "run (start-up, reading the installed set) cancels out. The shop API is built with "
+        "`--mode full`, so every function carries the whole dependency set (a slim function "
+        "would leave out what its route does not import, numpy and pandas here).",
         "SAM's python_pip builder reads pip's `Processing <path>` lines (what pip prints for "
         "wheels from a local folder) as local source packages and runs one extra `pip "
         "wheel` per dependency per function; serving the wheelhouse over HTTP avoids that "
