@@ -49,13 +49,13 @@ format: install
 	$(BIN)/ruff format fastsplit tests example_app
 	$(BIN)/ruff check --fix fastsplit tests example_app
 
-## bench: packaging benchmark against sam build and osls (bench/README.md); writes bench/results.md
+## bench: every benchmark (scale, runtime, packaging vs sam build and osls), under 10 minutes; writes bench/results.md
 bench: install tools bench-tools
-	$(BIN)/python -m bench.package_bench
+	$(BIN)/python -m bench
 
-## bench-quick: the same in about 1.5 minutes (one run, incumbents on a 5-route app)
+## bench-quick: the same reduced to under 2 minutes (fewer runs, smaller apps)
 bench-quick: install tools bench-tools
-	$(BIN)/python -m bench.package_bench --quick
+	$(BIN)/python -m bench --quick
 
 regen-golden: install
 	$(BIN)/python -m tests.golden.regen

@@ -58,6 +58,8 @@ class Settings:
     routes: int
     incumbents: bool
     keep: bool
+    osls_warm: bool = True
+    """A warm osls run: minutes, and no faster than a cold one (``make bench`` skips it)."""
 
 
 def run(settings: Settings, work: Path) -> Report:
@@ -103,13 +105,19 @@ def run(settings: Settings, work: Path) -> Report:
         # fastest cold build and the one a warm build needs first.
         sam_plain, sam_cold, sam_warm = bench.sam(contest, app_reqs, plain=not quick)
         say(f"{contest.name}: osls + serverless-python-requirements")
-        osls_cold, osls_warm = bench.osls(contest, app_reqs, warm=not quick)
+        osls_cold, osls_warm = bench.osls(contest, app_reqs, warm=settings.osls_warm and not quick)
         report.rows += [
             Comparison(contest.name, "cold (empty caches)", cold, sam_plain, "not run (quick)"),
             Comparison(contest.name, "cold (empty caches)", cold, sam_cold),
             Comparison(contest.name, "cold (empty caches)", cold, osls_cold),
             Comparison(contest.name, "warm (filled caches)", warm, sam_warm),
-            Comparison(contest.name, "warm (filled caches)", warm, osls_warm, "not run (quick)"),
+            Comparison(
+                contest.name,
+                "warm (filled caches)",
+                warm,
+                osls_warm,
+                "not run (quick)" if quick else "not run (`make bench` skips it)",
+            ),
             Comparison(contest.name, "warm, per function", warm.per(), sam_warm.per()),
         ]
         if osls_warm is not None:
@@ -135,6 +143,7 @@ def run(settings: Settings, work: Path) -> Report:
         requirements=APP_REQUIREMENTS,
         load_before=load_before,
         elapsed=time.monotonic() - started,
+        osls_warm=settings.osls_warm,
     )
     report.targets = summary.targets(
         context, cold, warm, sam_plain or sam_cold, sam_warm, report.deps
@@ -162,13 +171,23 @@ def parse(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--routes", type=int, default=30, help="routes of the generated app")
     parser.add_argument("--skip-incumbents", action="store_true", help="fastsplit only")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--no-osls-warm", action="store_true", help="skip the warm osls run (minutes)"
+    )
     args = parser.parse_args(argv)
     runs = args.runs if args.runs is not None else (1 if args.quick else 3)
     if runs < 1:
         parser.error("--runs must be at least 1")
     if args.routes <= SMALL_APP_ROUTES:
         parser.error(f"--routes must be more than {SMALL_APP_ROUTES}")
-    return Settings(args.quick, runs, args.routes, not args.skip_incumbents, args.keep)
+    return Settings(
+        args.quick,
+        runs,
+        args.routes,
+        not args.skip_incumbents,
+        args.keep,
+        osls_warm=not args.no_osls_warm,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,8 +148,8 @@ def save_section(path: Path, key: str, text: str) -> None:
 
 _PREAMBLE = """# fastsplit benchmark results
 
-Written by `python -m bench.package_bench` (see bench/README.md). A full run replaces the
-"full" section and a quick run the "quick" one; older numbers live in git history.
+Written by `make bench` / `make bench-quick` (`python -m bench`, see bench/README.md). Each
+run replaces its own sections (full or quick); older numbers live in git history.
 """
 
 

@@ -32,6 +32,7 @@ class Context:
     requirements: list[str]
     load_before: float
     elapsed: float
+    osls_warm: bool = True
 
 
 def targets(
@@ -166,4 +167,11 @@ def notes(context: Context) -> list[str]:
         )
     if not context.incumbents:
         result.append("--skip-incumbents: SAM and osls were not run.")
+    elif not context.quick and not context.osls_warm:
+        result.append(
+            "Warm osls was not run (`make bench` keeps to 10 minutes): with a filled plugin "
+            "cache it still re-compresses the dependencies into every zip, so it takes as "
+            "long as a cold run (earlier full runs: 290 s warm vs 238 s cold for 30 "
+            "functions). `python -m bench.package_bench` runs it."
+        )
     return result
