@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fastsplit import __version__
-from fastsplit.cli_local import progress_bar
+from fastsplit.cli_local import print_json, progress_bar
 from fastsplit.cli_local import register as register_local_commands
 from fastsplit.config import Config, load_config
 from fastsplit.errors import Diagnostic, FastsplitError
@@ -120,7 +120,7 @@ def routes(
         mode=mode,
     )
     if as_json:
-        out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
+        print_json(manifest_data(plan))
     else:
         out_console.print(_routes_table(plan))
     _finish(plan.diagnostics, strict=strict, quiet=as_json)
@@ -195,7 +195,7 @@ def build(
     outputs = render_build(plan, platforms=platforms)
     _run(lambda: write_build(outputs, out=config.out, app_dir=config.app_dir))
     if as_json:
-        out_console.print_json(json.dumps(manifest_data(plan), sort_keys=True))
+        print_json(manifest_data(plan))
     else:
         out_console.print(_functions_table(plan))
     _finish(plan.diagnostics, strict=strict, quiet=as_json)
@@ -314,7 +314,7 @@ def package_command(
         task = bar.add_task(f"Packaging for {chosen.describe()}", total=count)
         result = _run(lambda: lambda_zip.package(options, progress=lambda _: bar.advance(task)))
     if as_json:
-        out_console.print_json((options.out / "manifest.json").read_text(encoding="utf-8"))
+        print_json(json.loads((options.out / "manifest.json").read_text(encoding="utf-8")))
     else:
         out_console.print(_artifacts_table(result))
     _finish(result.diagnostics, strict=strict, quiet=as_json)
