@@ -206,7 +206,7 @@ def _package(results: Results, runner: _Runner, work: Path, app: GeneratedApp | 
     wheels = wheelhouse([APP_REQUIREMENTS, LARGE_REQUIREMENTS, _example_requirements()])
     bench = Bench(
         work / "package",
-        runs=1 if results.quick else 2,
+        runs=1,  # package_bench repeats these; one run keeps `make bench` within its budget
         tools=find_tools(work, incumbents=False),
         wheels=wheels,
     )
