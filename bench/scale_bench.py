@@ -229,8 +229,8 @@ def _package(results: Results, runner: _Runner, work: Path, app: GeneratedApp | 
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     name = f"shopapi-{app.routes}"
     built = Built(name, out, len(manifest["functions"]))
-    which = "slim build" if key == "build" else "`--mode full` build (the slim one did not finish)"
-    results.package_note = f"{name} packaged from section 1's {which}"
+    which = "slim build" if key == "build" else "`--mode full` build: the slim one did not finish"
+    results.package_note = f"{name} is packaged from section 1's {which}"
     say(f"package: {name}")
     reqs = bench.requirements("app", APP_REQUIREMENTS)
     results.package.append((name, built.functions, *bench.cold_warm(built, reqs)))

@@ -148,7 +148,7 @@ def _package_table(results: Results) -> list[str]:
             f"{secs(per.seconds)} (CPU {secs(per.cpu)}) |"
         )
     if results.package_note:
-        lines += ["", f"({results.package_note}.)"]
+        lines += ["", f"{results.package_note}."]
     return lines
 
 
@@ -159,15 +159,14 @@ def _targets(results: Results) -> list[str]:
         lines.append(f"- not measured: {text}")
     else:
         build, full = results.scale["build", 1000], results.scale["build-full", 1000]
-        detail = f"default (slim) build: {_short(build)}; `--mode full`: {_short(full)}"
+        slim = _short(build) + (f" ({build.skipped})" if build.skipped else "")
+        detail = f"default (slim) build: {slim}; `--mode full`: {_short(full)}"
         # A smaller app stopped past the limit decides it too: 1,000 routes take longer.
         stopped = [results.scale["build", n].stopped or 0.0 for n in results.sizes if n <= 1000]
         if build.ok:
             met: bool | None = build.wall < BUILD_LIMIT
         elif max(stopped) >= BUILD_LIMIT:
             met = False
-            if build.skipped:
-                detail += f" ({build.skipped})"
         else:
             met = None
         lines.append(f"- {_mark(met)}: {text} — {detail}")
