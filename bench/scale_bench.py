@@ -11,7 +11,8 @@
 
 It only reports: :func:`run` returns a markdown section, ``main`` also saves it into
 bench/results.md (``scale-quick`` / ``scale-full``). A run that passes ``--timeout`` is
-stopped and reported as such, and the larger apps of that command are then skipped.
+stopped and reported as such, and the larger apps of that command are then skipped; so
+is a run whose linear extrapolation from the two smaller apps is over the limit.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from bench.treerun import TreeRun, run_tree
 RESULTS = REPO_ROOT / "bench" / "results.md"
 FULL_SIZES = (10, 100, 1000)
 QUICK_SIZES = (100, 1000)  # the growth target is 100 → 1,000
-FULL_TIMEOUT = 30.0
+FULL_TIMEOUT = 60.0
 QUICK_TIMEOUT = 12.0
 REPEAT_BUDGET = 15.0
 """No further runs of a measurement once its runs took this long (seconds of wall)."""
@@ -69,6 +70,8 @@ class Measured:
     """The time limit a run hit (the runs before it are kept but not reported)."""
     failed: str | None = None
     skipped: str | None = None
+    expected: float | None = None
+    """Seconds a skipped run was expected to take (linear extrapolation)."""
 
     @property
     def ok(self) -> bool:
@@ -117,18 +120,42 @@ def run(quick: bool, work: Path, *, timeout: float | None = None) -> str:
     for n in sizes:
         results.scale[IMPORT, n] = runner.measure(IMPORT, apps[n], _import_command(apps[n]))
     for key, _, args in COMMANDS:
-        too_slow: int | None = None
         for n in sizes:
-            if too_slow is not None:
-                reason = f"the {too_slow}-route run was already stopped at {limit:.0f} s"
-                results.scale[key, n] = Measured(key, n, skipped=reason)
+            skip = _hopeless(results, key, n)
+            if skip is not None:
+                say(f"  {key}, {n} routes: skipped: {skip.skipped}")
+                results.scale[key, n] = skip
                 continue
             command = _fastsplit(apps[n], args, out=runner.out(key, n))
-            results.scale[key, n] = measured = runner.measure(key, apps[n], command)
-            if measured.stopped:
-                too_slow = n
+            results.scale[key, n] = runner.measure(key, apps[n], command)
     _package(results, runner, work, apps.get(PACKAGE_APP_ROUTES))
     return scale_report.markdown(results, elapsed=time.monotonic() - results.started)
+
+
+def _hopeless(results: Results, key: str, routes: int) -> Measured | None:
+    """``key`` on ``routes`` routes as skipped, if running it would only hit the limit.
+
+    That is when a smaller app already stopped or was skipped, or when the cost per route
+    between the two smaller apps, carried on to ``routes`` (linear: per-function work does
+    not shrink as the app grows), gives more than the limit.
+    """
+    limit = results.timeout
+    smaller = [results.scale[key, n] for n in results.sizes if n < routes]
+    for item in smaller:
+        if item.stopped or item.skipped:
+            why = "stopped" if item.stopped else "skipped"
+            return Measured(key, routes, skipped=f"{why} on the {item.routes}-route app")
+    if len(smaller) < 2 or not all(item.ok for item in smaller[-2:]):
+        return None
+    a, b = smaller[-2:]
+    expected = b.wall + (routes - b.routes) * (b.wall - a.wall) / (b.routes - a.routes)
+    if expected <= limit:
+        return None
+    reason = (
+        f"expected ≈ {expected:.0f} s, over the {limit:.0f} s limit (linear from "
+        f"{a.routes} and {b.routes} routes)"
+    )
+    return Measured(key, routes, skipped=reason, expected=expected)
 
 
 def _this_checkout_first() -> None:
