@@ -7,6 +7,10 @@ dependencies (an in-memory store standing in for a database session, pagination,
 key check on writes). It imports only fastapi and pydantic, so ``fastsplit build`` can
 import it from the dev venv; the store keeps every route runnable.
 
+With ``models_per_resource=True`` the models are a package, one module per resource
+(``shopapi/models/users.py``), as large apps split them by domain: a route then imports
+its own resource's models only, instead of one module whose size grows with the app.
+
 Generated text goes through ``repr`` wherever a value lands in Python source.
 """
 
@@ -44,22 +48,31 @@ class GeneratedApp:
     routes: int
 
 
-def write_app(root: Path, *, routes: int = 30) -> GeneratedApp:
+def write_app(root: Path, *, routes: int = 30, models_per_resource: bool = False) -> GeneratedApp:
     """Write a ``routes``-route app under ``root`` (which must not hold one already)."""
     if routes < 1:
         raise ValueError("routes must be at least 1")
     package = root / PACKAGE
     (package / "routers").mkdir(parents=True)
     resources = _resources(routes)
+    names = [name for name, _ in resources]
     files = {
         "__init__.py": '"""Shop API: a generated FastAPI app for the fastsplit benchmark."""\n',
         "deps.py": _DEPS,
-        "models.py": _models([name for name, _ in resources]),
-        "main.py": _main([name for name, _ in resources]),
+        "main.py": _main(names),
         "routers/__init__.py": "",
     }
+    if models_per_resource:
+        (package / "models").mkdir()
+        files["models/__init__.py"] = '"""Request and response models, per resource."""\n'
+        files["models/common.py"] = _COMMON_MODELS
+        for name in names:
+            files[f"models/{name}.py"] = _models([name], common=True)
+    else:
+        files["models.py"] = _models(names)
     for name, count in resources:
-        files[f"routers/{name}.py"] = _router(name, count)
+        models = f"{PACKAGE}.models.{name}" if models_per_resource else f"{PACKAGE}.models"
+        files[f"routers/{name}.py"] = _router(name, count, models=models)
     for relative, text in sorted(files.items()):
         (package / relative).write_text(text, encoding="utf-8")
     return GeneratedApp(app_dir=root, app_ref=f"{PACKAGE}.main:app", routes=routes)
@@ -88,22 +101,33 @@ def _class(name: str) -> str:
     return "".join(part.capitalize() for part in _singular(name).split("_"))
 
 
-def _models(names: list[str]) -> str:
-    lines = [
-        '"""Request and response models, one family per resource."""',
-        "",
-        "from enum import StrEnum",
-        "",
-        "from pydantic import BaseModel, ConfigDict, Field",
-        "",
-        "",
-        "class OrderStatus(StrEnum):",
-        '    pending = "pending"',
-        '    paid = "paid"',
-        '    shipped = "shipped"',
-        "",
-    ]
+def _models(names: list[str], *, common: bool = False) -> str:
+    """One module of models for ``names``; with ``common``, OrderStatus is imported from
+    ``models.common`` instead of defined here."""
     catalog = dict(_RESOURCES)
+    if not common:
+        lines = [
+            '"""Request and response models, one family per resource."""',
+            "",
+            "from enum import StrEnum",
+            "",
+            "from pydantic import BaseModel, ConfigDict, Field",
+            "",
+            "",
+            "class OrderStatus(StrEnum):",
+            '    pending = "pending"',
+            '    paid = "paid"',
+            '    shipped = "shipped"',
+            "",
+        ]
+    else:
+        (name,) = names
+        uses_status = any("OrderStatus" in a for _, a, _ in catalog[name.rstrip("0123456789")])
+        lines = [f'"""Models of {name}."""', ""]
+        lines.append("from pydantic import BaseModel, ConfigDict, Field")
+        if uses_status:
+            lines += ["", f"from {PACKAGE}.models.common import OrderStatus"]
+        lines.append("")
     for name in names:
         cls = _class(name)
         fields = catalog[name.rstrip("0123456789")]
@@ -140,7 +164,7 @@ def _main(names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _router(name: str, count: int) -> str:
+def _router(name: str, count: int, *, models: str = f"{PACKAGE}.models") -> str:
     cls = _class(name)
     item = _singular(name)
     key = f"{item}_id"
@@ -176,7 +200,7 @@ def delete_{item}(store: StoreDep, {key}: int) -> None:
         "",
         f"from {PACKAGE}.deps import PageDep, StoreDep"
         + (", require_api_key" if count > 2 else ""),
-        f"from {PACKAGE}.models import {', '.join(used)}",
+        f"from {models} import {', '.join(used)}",
         "",
         f"router = APIRouter(prefix={'/' + name!r}, tags=[{name!r}])",
     ]
@@ -184,6 +208,17 @@ def delete_{item}(store: StoreDep, {key}: int) -> None:
         head.append("WRITE = [Depends(require_api_key)]")
     return "\n".join(head) + "\n\n\n" + "\n\n".join(routes[:count])
 
+
+_COMMON_MODELS = '''"""What several resources\' models share."""
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    pending = "pending"
+    paid = "paid"
+    shipped = "shipped"
+'''
 
 _DEPS = f'''"""Dependencies shared by every router.
 
