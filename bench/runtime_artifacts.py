@@ -54,7 +54,7 @@ class Packaged:
     manifest: dict[str, Any]
 
     def zip(self, function: str) -> Path:
-        return self.folder / self.manifest["functions"][function]["zip"]
+        return self.folder / str(self.manifest["functions"][function]["zip"])
 
     def size(self, function: str) -> Size:
         entry = self.manifest["functions"][function]
