@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import median
+from statistics import median, quantiles
 
 from bench.coldstart import ColdRun, LoopResult
 from bench.harness import machine
@@ -89,7 +91,7 @@ def markdown(results: Results) -> str:
         f"## Runtime benchmark, {mode} mode",
         "",
         f"Machine: {machine(LOCAL)}. Load average {results.load_before:.2f} before, "
-        f"{results.load_after:.2f} after; {results.elapsed:.0f} s in all.",
+        f"{results.load_after:.2f} after; {results.elapsed:.0f} s in all.{_busy(results)}",
         "",
         f"Cold start = a new `python -S -I -B` process whose `sys.path` is the unzipped "
         f"artifact and the standard library only, importing `handler` and calling "
@@ -98,9 +100,10 @@ def markdown(results: Results) -> str:
         f"*import + first call*, timed inside the process (what differs between functions; "
         f"Lambda's own runtime start is the same for all); *start → response* adds the "
         f"interpreter's start-up (spawn to response). Median of {results.rounds} runs, the "
-        f"artifacts taking turns round after round. No bytecode is written or shipped: "
-        f"Lambda's code folder is read-only and fastsplit's zips carry no `.pyc`, so every "
-        f"cold start compiles every module it imports.",
+        f"artifacts taking turns round after round; each ratio is the median of the "
+        f"round-by-round ratios (two artifacts of one round ran seconds apart). No bytecode "
+        f"is written or shipped: Lambda's code folder is read-only and fastsplit's zips "
+        f"carry no `.pyc`, so every cold start compiles every module it imports.",
         "",
     ]
     lines += _section_a(results, cold)
@@ -110,9 +113,33 @@ def markdown(results: Results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _busy(results: Results) -> str:
+    cores = os.cpu_count() or 1
+    if max(results.load_before, results.load_after) < cores:
+        return ""
+    return (
+        f" **The machine was busy** (load at or above its {cores} cores): wall times "
+        "stretch and spread; the ratios of artifacts measured in turns hold better than "
+        "the absolute figures, and a run on an idle machine gives steadier ones."
+    )
+
+
+def round_ratio(results: Results, key: str, base: str, *, start: bool = False) -> float:
+    """``key``'s cold start over ``base``'s, round by round (they ran next to each other),
+    then the median: a load drift during the run cancels out. ``start``: process start to
+    response instead of import + first call."""
+
+    def seconds(run: ColdRun) -> float:
+        return run.to_response_s if start else run.import_first_s
+
+    pairs = zip(results.cold[key], results.cold[base], strict=True)
+    return median(seconds(ours) / seconds(theirs) for ours, theirs in pairs)
+
+
 def _section_a(results: Results, cold: dict[str, Cold]) -> list[str]:
     subjects = results.subjects
     floor, light, full = (cold[k] for k in ("floor", "light", "full"))
+    ratio = functools.partial(round_ratio, results)
     lines = [
         "### A. Slim functions (issue 6): heavylight (light routes + one pandas route)",
         "",
@@ -124,31 +151,31 @@ def _section_a(results: Results, cold: dict[str, Cold]) -> list[str]:
         if key not in cold:
             continue
         subject, figures = subjects[key], cold[key]
-        base = cold[_base_of(key)]  # with bytecode: against the floor with bytecode
+        base = _base_of(key)  # with bytecode: against the floor with bytecode
         size_base = subjects["floor"].size
         lines.append(
             f"| {subject.label} | {mb(subject.size.zipped)} | {mb(subject.size.unzipped)} | "
             f"{times(subject.size.zipped, size_base.zipped)} | {figures.describe(results.rounds)} "
-            f"| {times(figures.import_first, base.import_first)} | {ms(figures.to_response)} | "
-            f"{times(figures.to_response, base.to_response)} | {figures.modules} | "
+            f"| {ratio(key, base):.2f}x | {ms(figures.to_response)} | "
+            f"{ratio(key, base, start=True):.2f}x | {figures.modules} | "
             f"{ms(subject.unzip_s)} |"
         )
     light_zip, full_zip = subjects["light"].size.zipped, subjects["full"].size.zipped
     targets = [
         _target(
-            light.import_first <= LIGHT_VS_FLOOR * floor.import_first,
+            ratio("light", "floor") <= LIGHT_VS_FLOOR,
             f"light route cold start within {LIGHT_VS_FLOOR}x of the floor",
-            f"{times(light.import_first, floor.import_first)} the floor's "
-            f"({ms(light.import_first)} vs {ms(floor.import_first)}; start → response "
-            f"{times(light.to_response, floor.to_response)})",
+            f"{ratio('light', 'floor'):.2f}x the floor's (medians {ms(light.import_first)} vs "
+            f"{ms(floor.import_first)}; start → response "
+            f"{ratio('light', 'floor', start=True):.2f}x)",
         ),
         _target(
-            full.import_first >= LIGHT_VS_FULL * light.import_first,
+            ratio("full", "light") >= LIGHT_VS_FULL,
             f"light route cold start at least {LIGHT_VS_FULL:.0f}x faster than the full-mode "
             "function",
-            f"{full.import_first / light.import_first:.2f}x faster ({ms(light.import_first)} vs "
+            f"{ratio('full', 'light'):.2f}x faster (medians {ms(light.import_first)} vs "
             f"{ms(full.import_first)}; start → response "
-            f"{full.to_response / light.to_response:.2f}x)",
+            f"{ratio('full', 'light', start=True):.2f}x)",
         ),
         _target(
             full_zip >= ZIP_VS_FULL * light_zip,
@@ -157,7 +184,7 @@ def _section_a(results: Results, cold: dict[str, Cold]) -> list[str]:
         ),
     ]
     lines += ["", "Targets (issue 6):", "", *targets, "", "What the time goes to:", ""]
-    lines += _dominates(cold, results.subjects)
+    lines += _dominates(results, cold)
     return [*lines, ""]
 
 
@@ -165,14 +192,15 @@ def _base_of(key: str) -> str:
     return "floor-pyc" if key.endswith("-pyc") else "floor"
 
 
-def _dominates(cold: dict[str, Cold], subjects: dict[str, Subject]) -> list[str]:
+def _dominates(results: Results, cold: dict[str, Cold]) -> list[str]:
     floor, light, full = (cold[k] for k in ("floor", "light", "full"))
     extra = sorted(t for t in full.tops - light.tops if not t.startswith("_"))
     ours = sorted(t for t in light.tops - floor.tops if not t.startswith("_"))
     notes = [
         f"- The light slim function imports {light.modules} modules, the floor {floor.modules} "
-        f"(its own on top of the floor's: {', '.join(ours) or 'none'}): "
-        f"{ms(light.import_first - floor.import_first)} apart. Both spend most of their time "
+        f"(its own on top of the floor's: {', '.join(ours) or 'none'}); round by round it "
+        f"takes {round_ratio(results, 'light', 'floor'):.2f}x the floor's time. Both spend "
+        "most of their time "
         "compiling and running fastapi, pydantic and starlette, which every FastAPI function "
         "imports.",
         f"- The full-mode function imports {full.modules} modules; those the light one does "
@@ -180,7 +208,7 @@ def _dominates(cold: dict[str, Cold], subjects: dict[str, Subject]) -> list[str]
         f"of its {ms(full.import_first)}. The ratio to the light function is therefore set "
         "by how slow the heavy library's import is against FastAPI's own.",
     ]
-    unzip = {key: s.unzip_s for key, s in subjects.items()}
+    unzip = {key: s.unzip_s for key, s in results.subjects.items()}
     with_unzip = (full.import_first + unzip["full"]) / (light.import_first + unzip["light"])
     notes.append(
         f"- Lambda unpacks a function's zip before its cold start, and a larger zip takes "
@@ -193,9 +221,10 @@ def _dominates(cold: dict[str, Cold], subjects: dict[str, Subject]) -> list[str]
         lp, fp, flp = cold["light-pyc"], cold["full-pyc"], cold["floor-pyc"]
         notes.append(
             f"- With bytecode compiled in (not what fastsplit ships): light {ms(lp.import_first)}"
-            f" ({times(lp.import_first, light.import_first)} its time without), floor "
-            f"{ms(flp.import_first)}, full mode {ms(fp.import_first)}, light vs full "
-            f"{fp.import_first / lp.import_first:.2f}x."
+            f" ({round_ratio(results, 'light-pyc', 'light'):.2f}x its time without), floor "
+            f"{ms(flp.import_first)}, full mode {ms(fp.import_first)}; the light function is "
+            f"{round_ratio(results, 'full-pyc', 'light-pyc'):.2f}x faster than the full-mode "
+            "one."
         )
     return notes
 
@@ -214,11 +243,11 @@ def _section_cold(results: Results, cold: dict[str, Cold]) -> list[str]:
     for key, lith_key in groups:
         if key not in cold:
             continue
-        subject, figures, lith = results.subjects[key], cold[key], cold[lith_key]
+        subject, figures = results.subjects[key], cold[key]
         lines.append(
             f"| {subject.label} | {mb(subject.size.zipped)} | {figures.describe(results.rounds)} "
-            f"| {speed(figures.import_first, lith.import_first)} | "
-            f"{times(figures.import_first, floor.import_first)} | {ms(figures.to_response)} | "
+            f"| {speed(round_ratio(results, key, lith_key))} | "
+            f"{round_ratio(results, key, 'floor'):.2f}x | {ms(figures.to_response)} | "
             f"{figures.modules} |"
         )
     lines.append(
@@ -255,19 +284,25 @@ def _section_loops(results: Results) -> list[str]:
 
 
 def _loop_row(loop: Loop) -> tuple[str, str]:
-    """The table row of one route and its target line (judged on wall time)."""
-    wall = {name: median(values) for name, values in loop.result.wall.items()}
-    cpu = {name: median(values) for name, values in loop.result.cpu.items()}
+    """The table row of one route and its target line (judged on wall time).
+
+    Ratios are paired: each batch of the handler against the other variant's batch of
+    the same round (run next to it), then the median, so load drifts cancel out.
+    """
+    result = loop.result
+    wall = {name: median(values) for name, values in result.wall.items()}
+    cpu = {name: median(values) for name, values in result.cpu.items()}
 
     def cell(name: str) -> str:
         if name in wall:
             return f"{wall[name]:.0f} µs ({cpu[name]:.0f})"
-        return f"fails ({loop.result.failing.get(name, 'not run')})"
+        return f"fails ({result.failing.get(name, 'not run')})"
 
     def ratio(name: str) -> str:
         if name not in wall:
             return "—"
-        return f"{overhead(wall['handler'], wall[name])} ({overhead(cpu['handler'], cpu[name])})"
+        ours, theirs = paired(result.wall, name), paired(result.cpu, name)
+        return f"{percent(median(ours))} ({percent(median(theirs))})"
 
     line = (
         f"| {loop.label} | {cell('handler')} | {cell('mangum')} | {cell('mangum-off')} | "
@@ -276,12 +311,27 @@ def _loop_row(loop: Loop) -> tuple[str, str]:
     # The strictest plain Mangum that serves this app correctly.
     strict = "mangum-off" if "mangum-off" in wall else "mangum"
     what = "lifespan off" if strict == "mangum-off" else "default lifespan"
+    ratios = paired(result.wall, strict)
+    low, _, high = quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
+    noise = " — within the noise: the middle half of the batches goes either way" * (low < 1 < high)
     target = _target(
-        wall["handler"] <= wall[strict],
+        median(ratios) <= 1.0,
         f"{loop.label}: generated handler no slower than plain Mangum ({what})",
-        f"{wall['handler']:.0f} µs vs {wall[strict]:.0f} µs: {ratio(strict)} (CPU in brackets)",
+        f"{ratio(strict)} per request, CPU in brackets (per-batch ratios: quartiles "
+        f"{percent(low)} to {percent(high)}); medians {wall['handler']:.0f} µs vs "
+        f"{wall[strict]:.0f} µs{noise}",
     )
     return line, target
+
+
+def paired(batches: dict[str, list[float]], other: str) -> list[float]:
+    """The handler's time over ``other``'s, batch by batch."""
+    return [ours / theirs for ours, theirs in zip(batches["handler"], batches[other], strict=True)]
+
+
+def percent(ratio: float) -> str:
+    """``+4.1%`` / ``-12.0%``: a ratio as a difference."""
+    return f"{(ratio - 1) * 100:+.1f}%"
 
 
 def _section_sizes(results: Results) -> list[str]:
@@ -330,15 +380,8 @@ def times(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base > 0 else "n/a"
 
 
-def speed(value: float, base: float) -> str:
-    """``2.1x faster`` / ``1.3x slower`` than the baseline."""
-    if value <= 0 or base <= 0:
-        return "n/a"
-    if value == base:
+def speed(ratio: float) -> str:
+    """``2.1x faster`` / ``1.3x slower``: a time over its baseline's, in words."""
+    if ratio == 1:
         return "1.00x"
-    return f"{base / value:.2f}x faster" if value < base else f"{value / base:.2f}x slower"
-
-
-def overhead(value: float, base: float) -> str:
-    """``+4.1%`` / ``-12%`` per request against the baseline."""
-    return f"{(value / base - 1) * 100:+.1f}%"
+    return f"{1 / ratio:.2f}x faster" if ratio < 1 else f"{ratio:.2f}x slower"
