@@ -249,6 +249,7 @@ def _seed_example_db(path: Path) -> None:
 def run(quick: bool, work: Path) -> str:
     """The whole runtime benchmark in ``work``; returns its markdown section."""
     started, load = time.monotonic(), os.getloadavg()[0]
+    work.mkdir(parents=True, exist_ok=True)
     say(f"fastsplit runtime benchmark ({'quick' if quick else 'full'}), work folder {work}")
     bench = Runtime(work, quick=quick)
     steps = [bench.heavylight, bench.example, *([] if quick else [bench.shop])]
