@@ -60,6 +60,14 @@ class Packaged:
         entry = self.manifest["functions"][function]
         return Size(int(entry["size"]), int(entry["unzipped_size"]))
 
+    def sizes(self) -> dict[str, Size]:
+        return {name: self.size(name) for name in self.manifest["functions"]}
+
+    def layer(self) -> Size | None:
+        """The shared dependencies' layer (``--layer``), if there is one."""
+        entry = self.manifest.get("layer")
+        return Size(int(entry["size"]), int(entry["unzipped_size"])) if entry else None
+
 
 class Artifacts:
     """Builds and packages in ``work``; one log per command under work/logs."""
@@ -93,7 +101,7 @@ class Artifacts:
         self._timed(f"build-{name}", command, self._env(f"build-{name}", pythonpath))
         return out
 
-    def package(self, name: str, build: Path, requirements: Sequence[str]) -> Packaged:
+    def package(self, name: str, build: Path, requirements: Sequence[str], *flags: str) -> Packaged:
         """``fastsplit package --target lambda`` for this machine's Python."""
         reqs = self.work / f"requirements-{name}.txt"
         reqs.write_text("\n".join(requirements) + "\n", encoding="utf-8")
@@ -101,7 +109,7 @@ class Artifacts:
         command = [
             sys.executable, "-m", "fastsplit", "package", "--target", "lambda",
             "--build", build, "--out", out, "--requirements", reqs,
-            "--python", LOCAL.python, "--arch", LOCAL.arch, "--cache-dir", CACHE,
+            "--python", LOCAL.python, "--arch", LOCAL.arch, "--cache-dir", CACHE, *flags,
         ]  # fmt: skip
         self._timed(f"package-{name}", command, self._env(f"package-{name}"))
         folder = out / "lambda"

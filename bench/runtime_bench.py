@@ -89,6 +89,8 @@ class Runtime:
         """Per app: every function's zip."""
         self.lith_sizes: dict[str, Size] = {}
         """Per app: its lambdalith's zip."""
+        self.layered: dict[str, Packaged] = {}
+        """Per app: ``fastsplit package --layer`` (sizes only)."""
 
     def subject(self, key: str, label: str, artifact: Path, *, size: Size, run: Run) -> None:
         """Unzip ``artifact`` into its own task folder, to be cold-started with ``run``."""
@@ -178,7 +180,9 @@ class Runtime:
         lith = self.lambdalith("example_app", "example_app.main:app", package, requirements)
         label = "example_app lambdalith: Mangum(app), one zip"
         self.subject("ex-lith", label, lith, size=self.lith_sizes["example_app"], run=items)
-        self.sizes["example_app"] = {n: dist.size(n) for n in dist.manifest["functions"]}
+        self.sizes["example_app"] = dist.sizes()
+        layered = self.artifacts.package("example_app-layer", build, requirements, "--layer")
+        self.layered["example_app"] = layered
 
     def shop(self) -> None:
         name = f"shopapi-{SHOP_ROUTES}"
@@ -196,7 +200,9 @@ class Runtime:
         lith = self.lambdalith(name, app.app_ref, package, APP_REQUIREMENTS)
         label = f"{name} lambdalith: Mangum(app), one zip"
         self.subject("shop-lith", label, lith, size=self.lith_sizes[name], run=products)
-        self.sizes[name] = {n: dist.size(n) for n in dist.manifest["functions"]}
+        self.sizes[name] = dist.sizes()
+        self.layered[name] = self.artifacts.package(f"{name}-layer", build, APP_REQUIREMENTS,
+                                                    "--layer")  # fmt: skip
 
     # --- the measurements ----------------------------------------------------------------
 
@@ -268,6 +274,7 @@ def run(quick: bool, work: Path) -> str:
             loops=loops,
             sizes=bench.sizes,
             lambdaliths=bench.lith_sizes,
+            layered={app: (d.sizes(), d.layer()) for app, d in bench.layered.items()},
             load_before=load,
             load_after=os.getloadavg()[0],
             elapsed=time.monotonic() - started,
