@@ -161,15 +161,20 @@ def timed(
     return Sample(wall, cpu)
 
 
-def wheelhouse(requirement_sets: Sequence[Sequence[str]]) -> Path:
+def wheelhouse(requirement_sets: Sequence[Sequence[str]], target: Target = TARGET) -> Path:
     """A folder of wheels for every set, for Lambda's platform, downloaded once and kept.
 
     Uses the machine's pip configuration (the package index): the only networked step.
     Tagged with fastsplit's own platform list (manylinux2014 up to the runtime's glibc),
     which also covers what SAM and the host pip of serverless-python-requirements accept.
+    ``target`` picks the Python (the runtime bench runs the artifacts on this machine's
+    interpreter, so it asks for that version's wheels).
     """
     lines = sorted({line for group in requirement_sets for line in group})
-    digest = hashlib.sha256("\n".join([*lines, *TARGET.platforms()]).encode()).hexdigest()[:12]
+    # Two Pythons can share a platform list (3.12 and 3.13), so other targets add their
+    # ABI to the key; the default target's key is unchanged (its wheelhouses stay valid).
+    key = [*lines, *target.platforms()] + ([] if target == TARGET else [target.abi])
+    digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:12]
     folder = WORK_ROOT / f"wheelhouse-{digest}"
     if (folder / ".complete").is_file():
         return folder
@@ -179,8 +184,8 @@ def wheelhouse(requirement_sets: Sequence[Sequence[str]]) -> Path:
     command = [
         sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
         "--dest", str(folder), "--only-binary=:all:", "--implementation", "cp",
-        "--python-version", TARGET.python, "--abi", TARGET.abi,
-        *(arg for tag in TARGET.platforms() for arg in ("--platform", tag)),
+        "--python-version", target.python, "--abi", target.abi,
+        *(arg for tag in target.platforms() for arg in ("--platform", tag)),
         "-r", str(folder / "requirements.txt"),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -191,7 +196,7 @@ def wheelhouse(requirement_sets: Sequence[Sequence[str]]) -> Path:
     return folder
 
 
-def machine() -> str:
+def machine(target: Target = TARGET) -> str:
     """One line about where the numbers come from."""
     cpu = ""
     with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -203,5 +208,5 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} cores ({cpu or platform.machine()}), {memory:.0f} GiB, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()} "
-        f"(fastsplit), target python{TARGET.python} {TARGET.arch}"
+        f"(fastsplit), target python{target.python} {target.arch}"
     )
