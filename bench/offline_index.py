@@ -56,11 +56,9 @@ def main(argv: list[str]) -> int:
     thread.start()
     env = dict(os.environ)
     env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=f"http://127.0.0.1:{server.server_port}/")
-    try:
-        return subprocess.run(argv[2:], env=env, check=False).returncode
-    finally:
-        server.shutdown()
-        server.server_close()
+    # No server.shutdown(): it waits for serve_forever's next poll (up to half a
+    # second), which would be timed with the command. The daemon thread ends with us.
+    return subprocess.run(argv[2:], env=env, check=False).returncode
 
 
 if __name__ == "__main__":
