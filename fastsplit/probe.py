@@ -28,13 +28,18 @@ function's child forks from there. The guarantees stay those of a fresh import:
   carried a module its fresh import does not load: it answers ``retry`` and is proven
   again from scratch. Its recorded importers are those of the replay, i.e. those the
   fresh import records (the first request of each module, in the fresh order).
-- The modules themselves: a preloaded module ran once, before the modules that import
-  it in a fresh import started (they run later, in the child). This relies on what an
-  import-time module can observe: the modules it imports (the same, complete ones either
-  way) and module state others changed before it ran (the child still compares every
-  module's state, after its handler's import, with the monolith's, as before). It does
-  not see the difference only if it inspects ``sys.modules`` or its importer's frames;
-  the monolith imports modules in yet another order, and is what the proof compares with.
+- The modules' state: a preloaded module ran in a zygote, not in the middle of the
+  import of the module that imports it. It imports the same modules, complete either
+  way; what it could see differently is what code that runs before it in a fresh import
+  did (a setting another application module assigned before importing it), or
+  ``sys.modules`` and its importers' frames. That is the one assumption shared imports
+  add: a module's import does not depend on what other application modules did before
+  it. Each child still compares every module's state, after its handler's import, with
+  the monolith's (which imports them in yet another order).
+
+fastsplit's own modules that describe the rebuilt app (standard library imports only)
+are imported once, before any child; they are left out of a closure unless it reaches
+them.
 """
 
 from __future__ import annotations
@@ -235,7 +240,7 @@ class Proof:
             return
         groups = _groups(functions)
         learners = [group[0] for group in groups.values()][:LEARN]
-        _run_all([self._fresh(f) for f in learners], self.jobs)
+        _run_all([self._task(f, learn=True) for f in learners], self.jobs)
         preload = self._learned(learners)
         rest = [f for f in functions if f not in learners]
         if preload:
@@ -266,10 +271,12 @@ class Proof:
             os.remove(function["answer"])  # a "retry" answer
         return self._task(function)
 
-    def _task(self, function: dict[str, str]) -> Task:
+    def _task(self, function: dict[str, str], *, learn: bool = False) -> Task:
         def work() -> None:
             try:
-                answer = _prove(function, self.request, self.recorder, self.before, self)
+                answer = _prove(
+                    function, self.request, self.recorder, self.before, self, learn=learn
+                )
             except BaseException:
                 answer = _failure("the proof itself failed")
             _write(function["answer"], answer)
@@ -410,7 +417,12 @@ def _prove(
     recorder: ImportRecorder,
     before: set[str],
     shared: Proof | None = None,
+    *,
+    learn: bool = False,
 ) -> dict[str, Any]:
+    """Import the function's handler, then describe what it loaded and the rebuilt app
+    (the answer :func:`fastsplit.prove.refusal` judges). ``shared``: the child of a
+    zygote, whose preloaded modules the replay accounts for."""
     sys.path[0] = function["dir"]
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
@@ -463,7 +475,8 @@ def _prove(
         return _failure("describing the rebuilt app failed")
     answer["modules"] = modules
     answer["state"] = state  # the modules whose state is not the monolith's
-    answer["loaded"] = [name for name in importers if name in names]
+    if learn:  # what it loaded, in order, for Proof._learned
+        answer["loaded"] = [name for name in importers if name in names]
     return answer
 
 
