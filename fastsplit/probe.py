@@ -338,6 +338,8 @@ class Proof:
         self.recorder.events = []
 
     def _preload(self, modules: list[str]) -> None:
+        """Import ``modules`` in this zygote, keeping what each requested as it ran;
+        exits with ZYGOTE_FAILED when that raised or started a thread."""
         self.recorder.events = []
         loaded = set(sys.modules)
         real_stdout = sys.stdout
@@ -350,6 +352,10 @@ class Proof:
             os._exit(ZYGOTE_FAILED)
         finally:
             sys.stdout = real_stdout
+        if len(sys._current_frames()) > 1:
+            # An import started a thread: a fork copies only this one, and a lock the
+            # other held stays locked in every child. Prove them without this zygote.
+            os._exit(ZYGOTE_FAILED)
         self._note_ran()
         self.preloaded |= set(sys.modules) - loaded
         _learn_first_party(self.request)

@@ -5,9 +5,13 @@ the zygote preloaded is proven from scratch."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from fastsplit.probe import _absolute, replay
 from fastsplit.prove import OWN_MODULES, run_probes
@@ -42,6 +46,14 @@ def test_absolute_names_of_relative_imports() -> None:
     assert _absolute("deps", package, 1) == "shop.routers.deps"
     assert _absolute("deps", {"__name__": "shop.routers.users"}, 1) == "shop.routers.deps"
     assert _absolute("x", module, 5) == ""
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_demo_app() -> Iterator[None]:
+    """Each test writes its own zygote_demo package: import it afresh."""
+    yield
+    for name in [name for name in sys.modules if name.split(".")[0] == "zygote_demo"]:
+        del sys.modules[name]
 
 
 def comparable(answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -123,3 +135,21 @@ def test_a_function_that_does_not_load_the_preloaded_modules_is_proven_from_scra
     assert modules["get_second"]["zygote_demo.common"] == "zygote_demo.second"
     assert "zygote_demo.common" not in modules["get_third"]
     assert "zygote_demo.common" not in modules["get_fourth"]
+
+
+def test_a_module_that_starts_a_thread_is_not_preloaded(tmp_path: Path) -> None:
+    # Forking a process with a second thread can leave its locks held in the children:
+    # the zygote that would preload such a module steps aside.
+    package = tmp_path / "zygote_demo"
+    package.mkdir()
+    app = dict(APP)
+    app["common.py"] += """
+        import threading
+        import time
+
+        threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+    """
+    for relative, text in app.items():
+        (package / relative).write_text(textwrap.dedent(text), "utf-8")
+    shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
+    assert shared == fresh
