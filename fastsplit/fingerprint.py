@@ -153,9 +153,14 @@ def module_state(module: ModuleType) -> dict[str, str]:
             continue  # submodules are bound to their package only once they are imported
         state[key] = _text(value)
         if isinstance(value, type) and value.__module__ == name:
-            for attribute, item in vars(value).items():
-                if not (attribute[:2] == "__" and attribute[-2:] == "__") and _plain(item):
-                    state[f"{key}.{attribute}"] = _plain_text(item)
+            # Keys first: a dunder's value (pydantic's schema, validator...) is never
+            # read, so a forked proof does not copy the memory it lives in.
+            attributes = vars(value)
+            for attribute in attributes:
+                if not (attribute[:2] == "__" and attribute[-2:] == "__"):
+                    item = attributes[attribute]
+                    if _plain(item):
+                        state[f"{key}.{attribute}"] = _plain_text(item)
     return dict(sorted(state.items()))
 
 
