@@ -144,21 +144,30 @@ def module_state(module: ModuleType) -> dict[str, str]:
     """
     state: dict[str, str] = {}
     name = module.__name__
+    prefix = name + "."
+    # Inlined checks: the module that holds an app's models can have thousands of names.
     for key, value in vars(module).items():
-        if _dunder(key) or (
-            isinstance(value, ModuleType) and value.__name__.startswith(name + ".")
+        if (key[:2] == "__" and key[-2:] == "__") or (
+            isinstance(value, ModuleType) and value.__name__.startswith(prefix)
         ):
             continue  # submodules are bound to their package only once they are imported
         state[key] = _text(value)
         if isinstance(value, type) and value.__module__ == name:
-            for attribute, item in vars(value).items():
-                if not _dunder(attribute) and _plain(item):
-                    state[f"{key}.{attribute}"] = _text(item)
+            # Keys first: a dunder's value (pydantic's schema, validator...) is never
+            # read, so a forked proof does not copy the memory it lives in.
+            attributes = vars(value)
+            for attribute in attributes:
+                if not (attribute[:2] == "__" and attribute[-2:] == "__"):
+                    item = attributes[attribute]
+                    if _plain(item):
+                        state[f"{key}.{attribute}"] = _plain_text(item)
     return dict(sorted(state.items()))
 
 
-def _dunder(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__")
+def state_digest(state: dict[str, str]) -> str:
+    """A short fingerprint of a :func:`module_state`: the proof sends the monolith's to
+    the probe, which answers with the full state only of the modules that differ."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 def _plain(value: Any, depth: int = 0) -> bool:
@@ -175,10 +184,7 @@ def _plain(value: Any, depth: int = 0) -> bool:
 
 def _text(value: Any) -> str:
     if _plain(value):
-        text = repr(sorted(value, key=repr)) if type(value) in (set, frozenset) else repr(value)
-        if len(text) > _LONG:
-            return f"{text[:_LONG]}… (sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]})"
-        return text
+        return _plain_text(value)
     if isinstance(value, ModuleType):
         return f"module {value.__name__}"
     qualname = getattr(value, "__qualname__", None)
@@ -186,3 +192,10 @@ def _text(value: Any) -> str:
     if (isinstance(value, type) or callable(value)) and isinstance(qualname, str):
         return f"{module}:{qualname}"
     return f"a {type(value).__module__}.{type(value).__qualname__} object"
+
+
+def _plain_text(value: Any) -> str:
+    text = repr(sorted(value, key=repr)) if type(value) in (set, frozenset) else repr(value)
+    if len(text) > _LONG:
+        return f"{text[:_LONG]}… (sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]})"
+    return text

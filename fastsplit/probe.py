@@ -11,16 +11,49 @@ One interpreter first imports what every slim handler starts with (the runtime m
 then ``fastapi``), exactly as a handler would, then forks one child per function: each
 child is a fresh interpreter for the application's code, at a fraction of the cost of
 starting Python and FastAPI again. Without ``os.fork`` each function gets its own process.
+
+Shared imports (zygotes). On a big app most of a child's time goes to modules that every
+handler imports (a ``models`` module of hundreds of pydantic models, imported by every
+router), so proving n functions costs n times the app's import: quadratic. So, with
+enough functions, the proof learns from the first few (proven from scratch, as above)
+which modules all of them load, and one process (a *zygote*) imports those once; below
+it, one zygote per endpoint module imports that module once for its functions; each
+function's child forks from there. The guarantees stay those of a fresh import:
+
+- What is in the child's ``sys.modules`` is exactly what its fresh import would load:
+  every import request (``import`` statements, found or already loaded) is logged with
+  the module whose code was running, so the child's own requests, followed into what
+  each preloaded module requested when it ran, *replay* the fresh import's order
+  (:func:`replay`). A child whose replay does not reach every preloaded module would have
+  carried a module its fresh import does not load: it answers ``retry`` and is proven
+  again from scratch. Its recorded importers are those of the replay, i.e. those the
+  fresh import records (the first request of each module, in the fresh order).
+- The modules' state: a preloaded module ran in a zygote, not in the middle of the
+  import of the module that imports it. It imports the same modules, complete either
+  way; what it could see differently is what code that runs before it in a fresh import
+  did (a setting another application module assigned before importing it), or
+  ``sys.modules`` and its importers' frames. That is the one assumption shared imports
+  add: a module's import does not depend on what other application modules did before
+  it. Each child still compares every module's state, after its handler's import, with
+  the monolith's (which imports them in yet another order).
+
+fastsplit's own modules that describe the rebuilt app (standard library imports only)
+are imported once, before any child; they are left out of a closure unless it reaches
+them.
 """
 
 from __future__ import annotations
 
+import builtins
+import gc
+import importlib
 import json
 import os
 import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -28,18 +61,84 @@ HANDLER = "handler"
 # The lines every slim handler starts with, run under the handler's name so that the
 # import hook records the handler as their importer.
 PRELUDE = "import fastsplit_runtime\nimport fastapi\n"
+LEARN = 2  # functions proven from scratch to learn what every handler imports
+MIN_SHARED = 4  # fewer functions than this: every one from scratch
+RETRY = "retry"
+TOOLS = ("fastsplit.fingerprint", "fastsplit.recipe", "fastsplit.sources", "fastsplit.parser")
+ZYGOTE_FAILED = 3  # exit status of a zygote whose imports raised
+POLL = 0.002
+
+# (the module running, the module asked for, the module whose code asked for it)
+Event = tuple[str | None, str, str | None]
 
 
 class ImportRecorder:
-    """A meta path finder that finds nothing: it notes, the first time each module is
-    looked for, which module's code asked for it."""
+    """Notes who asked for each module, and logs every import request.
+
+    As a meta path finder it finds nothing: it notes, the first time each module is
+    looked for, which module's code asked for it (``importers``). Installed as
+    ``__import__`` too, it also logs requests for modules already loaded, which a
+    finder never sees; each logged :data:`Event` names the module being executed then
+    (the innermost import in progress), so that what a module requested while it ran
+    can be replayed (:func:`replay`).
+    """
 
     def __init__(self) -> None:
         self.importers: dict[str, str | None] = {}
+        self.events: list[Event] = []
+        self._running: list[list[Any]] = []  # [name, spec once known] of imports in progress
+        self._import = builtins.__import__
+
+    def install(self) -> None:
+        sys.meta_path.insert(0, self)
+        builtins.__import__ = self.request  # type: ignore[assignment]
+
+    def uninstall(self) -> None:
+        sys.meta_path.remove(self)
+        builtins.__import__ = self._import
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        importer = _importer(sys._getframe(1))
         if fullname not in self.importers:
-            self.importers[fullname] = _importer(sys._getframe(1))
+            self.importers[fullname] = importer
+        self.events.append((self._owner(), fullname, importer))
+        self._running.append([fullname, None])
+        return None
+
+    def request(
+        self,
+        name: str,
+        globals: dict[str, Any] | None = None,
+        locals: Any = None,
+        fromlist: Sequence[str] | None = (),
+        level: int = 0,
+    ) -> Any:
+        importer = _importer(sys._getframe(1))
+        owner = self._owner()
+        absolute = _absolute(name, globals, level)
+        parts = absolute.split(".") if absolute else []
+        for end in range(1, len(parts) + 1):
+            self.events.append((owner, ".".join(parts[:end]), importer))
+        module = self._import(name, globals, locals, fromlist, level)
+        if fromlist and absolute and hasattr(module, "__path__"):
+            items = list(fromlist)
+            if "*" in items:
+                items += list(getattr(module, "__all__", ()))
+            for item in items:
+                if sys.modules.get(f"{absolute}.{item}") is not None:
+                    self.events.append((owner, f"{absolute}.{item}", importer))
+        return module
+
+    def _owner(self) -> str | None:
+        """The innermost module being executed (imports run one inside another)."""
+        running = self._running
+        while running:
+            entry = running[-1]
+            if entry[1] is None:
+                entry[1] = getattr(sys.modules.get(entry[0]), "__spec__", None)
+            if entry[1] is not None and getattr(entry[1], "_initializing", False):
+                return str(entry[0])
+            running.pop()  # finished, failed, or not found
         return None
 
 
@@ -54,12 +153,49 @@ def _importer(frame: FrameType | None) -> str | None:
     return None
 
 
+def _absolute(name: str, globals: dict[str, Any] | None, level: int) -> str:
+    """The absolute module name of ``__import__(name, globals, level=level)``, or ""."""
+    if level == 0:
+        return name
+    globals = globals or {}
+    package = globals.get("__package__")
+    if package is None:
+        module = str(globals.get("__name__") or "")
+        package = module if "__path__" in globals else module.rpartition(".")[0]
+    bits = str(package).rsplit(".", level - 1)
+    if not package or len(bits) < level:
+        return ""
+    return f"{bits[0]}.{name}" if name else bits[0]
+
+
+def replay(
+    events: Iterable[Event], ran: dict[str, list[Event]], preloaded: set[str]
+) -> dict[str, str | None]:
+    """The importer a fresh import records for each module it reaches.
+
+    ``events`` are a child's requests in order; ``ran`` what each preloaded module
+    requested while it ran in a zygote. In a fresh import, a preloaded module would run
+    at its first request, making its own requests then: following them in that order
+    gives the fresh import's order, and each module's importer is who asked first.
+    """
+    first: dict[str, str | None] = {}
+    pending = list(events)[::-1]
+    while pending:
+        _, name, importer = pending.pop()
+        if name in first:
+            continue
+        first[name] = importer
+        if name in preloaded:
+            pending.extend(ran.get(name, ())[::-1])
+    return first
+
+
 def main() -> None:
     request = json.loads(sys.stdin.read())
     sys.path[:0] = [request["runtime_dir"], request["app_dir"]]
     before = set(sys.modules)
     recorder = ImportRecorder()
-    sys.meta_path.insert(0, recorder)
+    recorder.install()
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # the application may print while it is imported
     try:
@@ -75,94 +211,301 @@ def main() -> None:
         (function,) = functions
         _write(function["answer"], _prove(function, request, recorder, before))
     else:  # fastsplit.prove sends one function per process where there is no fork
-        _fork_each(functions, request, recorder, before)
+        Proof(request, recorder, before).run(functions)
 
 
-def _fork_each(
-    functions: list[dict[str, str]],
-    request: dict[str, Any],
-    recorder: ImportRecorder,
-    before: set[str],
-) -> None:
-    """One child per function, ``jobs`` at a time; a child that hangs is killed."""
-    pending = list(functions)
-    running: dict[int, tuple[dict[str, str], float]] = {}
-    timeout = request["timeout"]
+# A task runs ``work`` in a forked child; ``done`` gets its exit status (None when it
+# was killed for taking too long) and returns more tasks to run.
+Task = tuple[Callable[[], None], float, Callable[[int | None], list[Any]]]
+
+
+class Proof:
+    """Proves many functions, forking from zygotes (see the module docstring)."""
+
+    def __init__(self, request: dict[str, Any], recorder: ImportRecorder, before: set[str]):
+        self.request = request
+        self.recorder = recorder
+        self.before = before
+        self.jobs = max(1, int(request["jobs"]))
+        self.timeout = float(request["timeout"])
+        self.ran: dict[str, list[Event]] = {}
+        self.preloaded: set[str] = set()
+        self.settled = set(sys.modules)  # the prelude's: their importers are recorded
+        self.tools = self._load_tools()
+        _learn_first_party(request)
+
+    def run(self, functions: list[dict[str, str]]) -> None:
+        if len(functions) < MIN_SHARED or not self.request.get("share", True):
+            _run_all([self._fresh(f) for f in functions], self.jobs)
+            return
+        groups = _groups(functions)
+        learners = [group[0] for group in groups.values()][:LEARN]
+        _run_all([self._task(f, learn=True) for f in learners], self.jobs)
+        preload = self._learned(learners)
+        rest = [f for f in functions if f not in learners]
+        if preload:
+            count = len(rest) + 1
+            _run_all([(lambda: self._zygote(preload, rest), self.timeout * count, _none)], 1)
+        again = [f for f in rest if _needs_retry(f["answer"])]
+        _run_all([self._fresh(f) for f in again], self.jobs)
+
+    def _learned(self, learners: list[dict[str, str]]) -> list[str]:
+        """The modules every learner's fresh import loaded (after the prelude), in the
+        first one's order; none if a learner failed."""
+        loads = []
+        for learner in learners:
+            try:
+                with open(learner["answer"], encoding="utf-8") as file:
+                    answer = json.load(file)
+            except (OSError, ValueError):
+                return []
+            if "error" in answer:
+                return []
+            loads.append(answer["loaded"])
+        common = set(loads[0]).intersection(*loads[1:])
+        excluded = {HANDLER, self.request["app_module"], *sys.modules}
+        return [name for name in loads[0] if name in common and name not in excluded]
+
+    def _fresh(self, function: dict[str, str]) -> Task:
+        if os.path.exists(function["answer"]):
+            os.remove(function["answer"])  # a "retry" answer
+        return self._task(function)
+
+    def _task(self, function: dict[str, str], *, learn: bool = False) -> Task:
+        def work() -> None:
+            try:
+                answer = _prove(
+                    function, self.request, self.recorder, self.before, self, learn=learn
+                )
+            except BaseException:
+                answer = _failure("the proof itself failed")
+            _write(function["answer"], answer)
+
+        def done(status: int | None) -> list[Any]:
+            if status is None:
+                message = f"importing the handler took over {self.timeout} s"
+                _write(function["answer"], {"error": message})
+            elif not os.path.exists(function["answer"]):
+                _write(function["answer"], {"error": f"the proof process died (status {status})"})
+            return []
+
+        return work, self.timeout, done
+
+    def _zygote(self, modules: list[str], functions: list[dict[str, str]]) -> None:
+        """Import ``modules`` once, then prove ``functions`` in children of this process
+        (in a zygote per endpoint module); exits with ZYGOTE_FAILED if an import raised."""
+        self._preload(modules)
+        groups = _groups(functions)
+        tasks: list[Task] = []
+        inner = max(1, self.jobs // max(1, min(self.jobs, len(groups))))
+        for module, members in groups.items():
+            if len(members) == 1 or module in sys.modules:
+                tasks.extend(self._task(f) for f in members)
+                continue
+
+            def work(module: str = module, members: list[dict[str, str]] = members) -> None:
+                self._preload([module])
+                _run_all([self._task(f) for f in members], inner)
+
+            def done(status: int | None, members: list[dict[str, str]] = members) -> list[Any]:
+                if status == ZYGOTE_FAILED:  # prove them here, without that import
+                    return [self._task(f) for f in members]
+                return []
+
+            tasks.append((work, self.timeout * (len(members) + 1), done))
+        _run_all(tasks, self.jobs)
+
+    def _load_tools(self) -> set[str]:
+        """Import what describing a rebuilt app needs (fastsplit's own modules: only
+        standard library imports) once, rather than in every child. A child's import
+        that reaches one of them (none should) gets it in its closure, as a preloaded
+        module; otherwise it is left out of it."""
+        self.recorder.events = []
+        sys.path.insert(0, self.request["fastsplit_root"])
+        for name in TOOLS:
+            importlib.import_module(name)
+        sys.path.remove(self.request["fastsplit_root"])
+        self._note_ran()
+        return set(sys.modules) - self.settled
+
+    def _note_ran(self) -> None:
+        """Keep what each module requested while it ran (but not its requests for the
+        prelude's modules, whose importers are recorded already: the replay would only
+        skip them, in every child)."""
+        for event in self.recorder.events:
+            if event[0] is not None and event[1] not in self.settled:
+                self.ran.setdefault(event[0], []).append(event)
+        self.recorder.events = []
+
+    def _preload(self, modules: list[str]) -> None:
+        """Import ``modules`` in this zygote, keeping what each requested as it ran;
+        exits with ZYGOTE_FAILED when that raised or started a thread."""
+        self.recorder.events = []
+        loaded = set(sys.modules)
+        real_stdout = sys.stdout
+        sys.stdout = sys.stderr
+        try:
+            for name in modules:
+                if name not in sys.modules:
+                    importlib.import_module(name)
+        except BaseException:
+            os._exit(ZYGOTE_FAILED)
+        finally:
+            sys.stdout = real_stdout
+        if len(sys._current_frames()) > 1:
+            # An import started a thread: a fork copies only this one, and a lock the
+            # other held stays locked in every child. Prove them without this zygote.
+            os._exit(ZYGOTE_FAILED)
+        self._note_ran()
+        self.preloaded |= set(sys.modules) - loaded
+        _learn_first_party(self.request)
+
+
+def _groups(functions: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    groups: dict[str, list[dict[str, str]]] = {}
+    for function in functions:
+        groups.setdefault(function.get("group") or "", []).append(function)
+    return groups
+
+
+def _needs_retry(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return RETRY in json.load(file)
+    except (OSError, ValueError):
+        return True
+
+
+def _none(status: int | None) -> list[Any]:
+    return []
+
+
+def _run_all(tasks: list[Task], jobs: int) -> None:
+    """Run the tasks in forked children, ``jobs`` at a time; a child that takes longer
+    than its timeout is killed."""
+    # The children share this process's memory until they write to it; a collection in
+    # a child would write to every object (and copy all of its pages): let the garbage
+    # collector skip what exists now (it only frees reference cycles, which this
+    # process keeps anyway).
+    gc.collect()
+    gc.freeze()
+    pending = list(tasks)
+    running: dict[int, tuple[float, Callable[[int | None], list[Any]]]] = {}
     while pending or running:
-        while pending and len(running) < request["jobs"]:
-            function = pending.pop(0)
+        while pending and len(running) < jobs:
+            work, timeout, done = pending.pop(0)
             pid = os.fork()
             if pid == 0:
                 os.dup2(2, 1)  # the child's prints must not reach the parent's stdout
                 try:
-                    answer = _prove(function, request, recorder, before)
-                except BaseException:
-                    answer = _failure("the proof itself failed")
-                _write(function["answer"], answer)
-                os._exit(0)
-            running[pid] = (function, time.monotonic())
+                    work()
+                finally:
+                    os._exit(0)
+            running[pid] = (time.monotonic() + timeout, done)
         pid, status = os.waitpid(-1, os.WNOHANG)
         if pid == 0:
             now = time.monotonic()
-            for child, (function, started) in list(running.items()):
-                if now - started > timeout:
+            for child, (deadline, done) in list(running.items()):
+                if now > deadline:
                     os.kill(child, signal.SIGKILL)
                     os.waitpid(child, 0)
                     del running[child]
-                    message = f"importing the handler took over {timeout} s"
-                    _write(function["answer"], {"error": message})
-            time.sleep(0.01)
+                    pending.extend(done(None))
+            time.sleep(POLL)
             continue
-        function, _ = running.pop(pid)
-        if not os.path.exists(function["answer"]):
-            _write(function["answer"], {"error": f"the proof process died (status {status})"})
+        _, done = running.pop(pid)
+        pending.extend(done(os.waitstatus_to_exitcode(status)))
 
 
 def _prove(
-    function: dict[str, str], request: dict[str, Any], recorder: ImportRecorder, before: set[str]
+    function: dict[str, str],
+    request: dict[str, Any],
+    recorder: ImportRecorder,
+    before: set[str],
+    shared: Proof | None = None,
+    *,
+    learn: bool = False,
 ) -> dict[str, Any]:
+    """Import the function's handler, then describe what it loaded and the rebuilt app
+    (the answer :func:`fastsplit.prove.refusal` judges). ``shared``: the child of a
+    zygote, whose preloaded modules the replay accounts for."""
     sys.path[0] = function["dir"]
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
+    recorder.events = []
     try:
         handler = __import__(HANDLER)
     except BaseException as exc:
         return _failure(f"importing the handler raised {type(exc).__name__}: {exc}")
     finally:
         sys.stdout = real_stdout
-        sys.meta_path.remove(recorder)
+        recorder.uninstall()
+    importers = dict(recorder.importers)
+    names = set(sys.modules) - before
+    if shared is not None:
+        fresh = replay(recorder.events, shared.ran, shared.preloaded | shared.tools)
+        missing = sorted(shared.preloaded.difference(fresh))
+        if missing:
+            return {RETRY: f"its import does not load {', '.join(missing[:3])}"}
+        names -= shared.tools.difference(fresh)  # loaded for the proof only
+        importers.update((name, fresh[name]) for name in fresh if name not in shared.settled)
     modules: list[dict[str, Any]] = []
-    for name in sorted(set(sys.modules) - before):
+    for name in sorted(names):
         module = sys.modules[name]
         modules.append(
             {
                 "name": name,
                 "file": getattr(module, "__file__", None),
                 "path": [str(p) for p in getattr(module, "__path__", None) or []],
-                "importer": recorder.importers.get(name),
+                "importer": importers.get(name),
             }
         )
     # From here on, imports no longer count: describe the rebuilt app.
-    sys.path.insert(0, request["fastsplit_root"])
+    if shared is None:
+        sys.path.insert(0, request["fastsplit_root"])
     try:
-        from fastsplit.fingerprint import module_state
+        from fastsplit.fingerprint import module_state, state_digest
         from fastsplit.recipe import fingerprint
-        from fastsplit.sources import is_first_party_file
 
-        app_dir = os.path.realpath(request["app_dir"])
-        state = {
-            m["name"]: module_state(sys.modules[m["name"]])
-            for m in modules
-            if m["file"] and m["name"] != HANDLER and is_first_party_file(m["file"], app_dir)
-        }
+        expected = request.get("states", {})
+        state = {}
+        for m in modules:
+            if m["file"] and m["name"] != HANDLER and _first_party(m["file"], request):
+                found = module_state(sys.modules[m["name"]])
+                if state_digest(found) != expected.get(m["name"]):
+                    state[m["name"]] = found
         answer = fingerprint(
             handler.app, app_module=request["app_module"], app_dir=request["app_dir"]
         )
     except BaseException:
         return _failure("describing the rebuilt app failed")
     answer["modules"] = modules
-    answer["state"] = state
+    answer["state"] = state  # the modules whose state is not the monolith's
+    if learn:  # what it loaded, in order, for Proof._learned
+        answer["loaded"] = [name for name in importers if name in names]
     return answer
+
+
+_FIRST_PARTY: dict[str, bool] = {}
+
+
+def _first_party(filename: str, request: dict[str, Any]) -> bool:
+    """:func:`fastsplit.sources.is_first_party_file`, remembered: zygotes learn the
+    answer for the modules they load once for all their children."""
+    found = _FIRST_PARTY.get(filename)
+    if found is None:
+        from fastsplit.sources import is_first_party_file
+
+        app_dir = os.path.realpath(request["app_dir"])
+        found = _FIRST_PARTY[filename] = is_first_party_file(filename, app_dir)
+    return found
+
+
+def _learn_first_party(request: dict[str, Any]) -> None:
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str):
+            _first_party(filename, request)
 
 
 def _failure(message: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import fastsplit
-from fastsplit.fingerprint import expected_fingerprint, module_state
+from fastsplit.fingerprint import expected_fingerprint, module_state, state_digest
 from fastsplit.generator import render_handler, runtime_source
 from fastsplit.model import (
     AppSpec,
@@ -57,6 +57,7 @@ def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
     candidates = [f for f in plan.functions if f.mode == "slim"]
     if not candidates:
         return plan
+    _clear_caches()
     app_dir = app_dir.resolve()
     if plan.spec.module not in sys.modules:
         # The monolith's modules are compared with the rebuilt app's: import them.
@@ -90,10 +91,11 @@ def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
 
 
 def run_probes(
-    plan: BuildPlan, functions: list[Function], *, app_dir: Path, jobs: int = 0
+    plan: BuildPlan, functions: list[Function], *, app_dir: Path, jobs: int = 0, share: bool = True
 ) -> dict[str, dict[str, Any]]:
     """Each function's answer from :mod:`fastsplit.probe` (``{"error": ...}`` when the
-    handler could not be imported or the probe did not run)."""
+    handler could not be imported or the probe did not run). ``share=False`` proves
+    every function from scratch, without the probe's shared imports (for comparison)."""
     jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp:
         root = Path(tmp)
@@ -105,7 +107,14 @@ def run_probes(
             folder.mkdir(parents=True)
             (folder / "handler.py").write_text(render_handler(plan, function), "utf-8")
             answer = root / "answers" / f"{function.name}.json"
-            requests.append({"name": function.name, "dir": str(folder), "answer": str(answer)})
+            requests.append(
+                {
+                    "name": function.name,
+                    "dir": str(folder),
+                    "answer": str(answer),
+                    "group": _endpoint_module(function),
+                }
+            )
         (root / "answers").mkdir()
         base = {
             "app_dir": str(app_dir),
@@ -114,6 +123,8 @@ def run_probes(
             "fastsplit_root": str(Path(fastsplit.__file__).resolve().parent.parent),
             "jobs": jobs,
             "timeout": TIMEOUT,
+            "states": monolith_states(app_dir),
+            "share": share,
         }
         # With fork, one interpreter imports what every handler starts with, then forks.
         forks = hasattr(os, "fork")
@@ -124,6 +135,24 @@ def run_probes(
         for request, problem in zip(requests, _spread(problems, batches), strict=True):
             answers[request["name"]] = _read_answer(Path(request["answer"]), problem)
     return answers
+
+
+def monolith_states(app_dir: Path) -> dict[str, str]:
+    """The :func:`~fastsplit.fingerprint.state_digest` of each application module of the
+    monolith: the probe sends back only the states that differ."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and _first_party(filename, app_dir):
+            found[name] = state_digest(module_state(module))
+    return found
+
+
+def _endpoint_module(function: Function) -> str:
+    """The module of the function's first endpoint: the probe imports it once for all
+    the functions that share it."""
+    route = function.routes[0].slim
+    return route.endpoint.module if isinstance(route, SlimRoute) else ""
 
 
 def _run(request: dict[str, Any]) -> str:
@@ -157,6 +186,8 @@ def _read_answer(path: Path, problem: str) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
+        return {"error": problem or "the proof gave no answer"}
+    if "error" not in answer and "modules" not in answer:
         return {"error": problem or "the proof gave no answer"}
     return answer
 
@@ -276,10 +307,10 @@ def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir:
     for name, module in sorted(modules.items()):
         if name in OWN_MODULES or name == "__main__":
             continue
-        locations = [module["file"]] if module["file"] else module["path"]
-        if any(is_first_party_file(location, app_dir) for location in locations):
+        locations = (module["file"],) if module["file"] else tuple(module["path"])
+        if any(_first_party(location, app_dir) for location in locations):
             own.append(ImportedModule(name, import_chain(name, modules)))
-            files.update(_module_files(module, app_dir))
+            files.update(_module_files(module["file"], app_dir))
         elif locations and not _is_stdlib(name, locations):
             key = _package_key(name, modules)
             if key not in packages:
@@ -291,10 +322,28 @@ def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir:
         modules=tuple(own),
         files=tuple(sorted(files.union(included).difference(excluded))),
         packages=tuple(sorted(packages.values(), key=lambda m: m.name)),
-        distributions=build_distributions(packages),
+        distributions=_distributions(tuple(sorted(packages))),
         include=other_include,
         exclude=other_exclude,
     )
+
+
+# Every function of a big app imports mostly the same modules: what is learned about a
+# module (or a set of packages) once holds for the whole build. prove_plan clears these
+# caches when it starts, so that nothing is remembered from one build to the next.
+@cache
+def _first_party(location: str, app_dir: Path) -> bool:
+    return is_first_party_file(location, app_dir)
+
+
+@cache
+def _distributions(packages: tuple[str, ...]) -> tuple[UsedDistribution, ...]:
+    return build_distributions(packages)
+
+
+def _clear_caches() -> None:
+    for cached in (_first_party, _is_stdlib, _module_files, _distributions, _version):
+        cached.cache_clear()
 
 
 @cache
@@ -303,7 +352,8 @@ def _stdlib_dirs() -> tuple[Path, ...]:
     return tuple({Path(paths[key]).resolve() for key in ("stdlib", "platstdlib") if key in paths})
 
 
-def _is_stdlib(name: str, locations: list[str]) -> bool:
+@cache
+def _is_stdlib(name: str, locations: tuple[str, ...]) -> bool:
     """Part of Python itself (never packaged): a standard module, or a file of the
     standard library folder outside site-packages (``_sysconfigdata_*``)."""
     if name.split(".")[0] in sys.stdlib_module_names:
@@ -327,12 +377,12 @@ def _package_key(name: str, modules: dict[str, dict[str, Any]]) -> str:
     return parts[0]
 
 
-def _module_files(module: dict[str, Any], app_dir: Path) -> list[str]:
+@cache
+def _module_files(filename: str | None, app_dir: Path) -> tuple[str, ...]:
     """The module's file; for a package, also its data files (templates, JSON, ...):
     everything but Python code, outside the folders of its subpackages."""
-    filename = module["file"]
     if not filename:
-        return []
+        return ()
     path = Path(filename).resolve()
     found = [path.relative_to(app_dir).as_posix()]
     if path.name == "__init__.py":
@@ -342,7 +392,7 @@ def _module_files(module: dict[str, Any], app_dir: Path) -> list[str]:
             if file.suffix in (".py", ".pyi") or _in_subpackage(file.parent, package):
                 continue
             found.append(relative)
-    return found
+    return tuple(found)
 
 
 def _in_subpackage(folder: Path, package: Path) -> bool:
@@ -375,7 +425,7 @@ def _named_files(names: Iterable[str], app_dir: Path) -> tuple[set[str], tuple[s
     return found, tuple(others)
 
 
-def build_distributions(packages: dict[str, ImportedModule]) -> tuple[UsedDistribution, ...]:
+def build_distributions(packages: Iterable[str]) -> tuple[UsedDistribution, ...]:
     """The build environment's distributions for the imported packages, and their
     requirements (what ``explain`` shows; ``package`` decides again for the target)."""
     providers = _providers()
@@ -411,6 +461,7 @@ def _requires(name: str) -> tuple[str, ...] | None:
         return None
 
 
+@cache
 def _version(name: str) -> str:
     try:
         return metadata.version(name)

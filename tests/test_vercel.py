@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -383,6 +383,59 @@ def test_more_functions_than_vercel_json_takes_share_entries(tmp_path: Path) -> 
     )
     errors = [d for d in vercel.vercel_diagnostics(varied) if d.level == "error"]
     assert len(errors) == 1 and "more than the 50 Vercel takes" in errors[0].message
+
+
+def many_functions(tmp_path: Path, count: int, memory: Callable[[int], int]) -> BuildPlan:
+    """A plan of ``count`` functions with long names, ``memory(n)`` MB for the n-th."""
+    lines = ["from fastapi import FastAPI", "app = FastAPI()"]
+    for number in range(count):
+        path = f"/inventory/warehouses/section{number:04d}/{{item_id}}"
+        lines.append(f'@app.get("{path}")\ndef r{number}(item_id: str): pass')
+    (tmp_path / "long_names.py").write_text("\n".join(lines) + "\n")
+    try:
+        spec = load_app_spec("long_names:app", app_dir=tmp_path)
+    finally:
+        sys.modules.pop("long_names", None)
+    plan = plan_build(spec, Config(docs=False, fallback=False, mode=FULL))
+    return replace(
+        plan,
+        functions=tuple(
+            replace(f, settings=replace(f.settings, memory=memory(n)))
+            for n, f in enumerate(plan.functions)
+        ),
+    )
+
+
+def test_functions_with_equal_settings_share_one_entry_however_many(tmp_path: Path) -> None:
+    plan = many_functions(tmp_path, 120, lambda n: 512)
+    functions = vercel.vercel_functions(plan, vercel.route_table(plan))
+    assert len(functions) == 120
+    # Every function: no pattern to list them, and no other function's entry to exclude.
+    assert vercel.function_settings(functions) == {"api/*.py": {"memory": 512, "maxDuration": 29}}
+    assert not [d for d in vercel.vercel_diagnostics(plan) if d.level == "error"]
+
+
+def test_a_few_functions_apart_get_an_entry_and_the_rest_another(tmp_path: Path) -> None:
+    plan = many_functions(tmp_path, 120, lambda n: 1024 if n in (3, 70) else 512)
+    functions = vercel.vercel_functions(plan, vercel.route_table(plan))
+    settings = vercel.function_settings(functions)
+    big = [f.name for n, f in enumerate(functions) if n in (3, 70)]
+    others = "api/!(" + "|".join(big) + ").py"
+    listed = "api/{" + ",".join(big) + "}.py"
+    assert settings == {
+        others: {"memory": 512, "maxDuration": 29, "excludeFiles": listed},
+        listed: {"memory": 1024, "maxDuration": 29, "excludeFiles": others},
+    }
+    # Many functions in each of two settings: no short pattern selects either, so the
+    # entries are lists, and the excludes are left out when they cannot be written.
+    halved = many_functions(tmp_path, 120, lambda n: 512 + 512 * (n % 2))
+    halves = vercel.function_settings(vercel.vercel_functions(halved, vercel.route_table(halved)))
+    assert 2 < len(halves) <= vercel.MAX_FUNCTION_ENTRIES
+    assert all(len(pattern) <= vercel.MAX_PATTERN for pattern in halves)
+    assert {config["memory"] for config in halves.values()} == {512, 1024}
+    assert all(
+        len(config.get("excludeFiles", "")) <= vercel.MAX_PATTERN for config in halves.values()
+    )
 
 
 def test_app_module_named_api_is_an_error(tmp_path: Path) -> None:
@@ -771,9 +824,15 @@ def test_vercel_json_passes_vercels_schemas_and_route_compiler(
 ) -> None:
     many = tmp_path / "many"
     many.mkdir()
+    # Over 50 functions, two settings: an entry for the three with more memory, one for
+    # all the others.
+    memory = ', openapi_extra={"x-fastsplit": {"memory": 1024}}'
     (many / "many_functions.py").write_text(
         "from fastapi import FastAPI\napp = FastAPI()\n"
-        + "".join(f'@app.get("/r{n}/{{x}}")\ndef r{n}(x: str): pass\n' for n in range(60))
+        + "".join(
+            f'@app.get("/r{n}/{{x}}"{memory if n % 20 == 0 else ""})\ndef r{n}(x: str): pass\n'
+            for n in range(60)
+        )
     )
     apps = {
         "example_app": ("example_app.main:app", REPO),
@@ -805,7 +864,7 @@ def test_vercel_json_passes_vercels_schemas_and_route_compiler(
             assert set(match["excluded"]) == set(matches) - group, entry_point
     many_functions = results[files[-1].as_posix()]["functions"]
     assert len(many_functions) == 62  # 60 routes, docs, fallback
-    assert len({match["pattern"] for match in many_functions.values()}) <= 50
+    assert len({match["pattern"] for match in many_functions.values()}) == 2
     # The check can fail: a wrong type, an empty `functions`, a regex that does not compile.
     errors = "\n".join(results[broken.as_posix()]["errors"])
     assert "/routes/0/methods must be array" in errors

@@ -180,26 +180,37 @@ def function_settings(functions: Sequence[Function]) -> dict[str, dict[str, Any]
     """vercel.json ``functions``: memory, maxDuration and excludeFiles per function.
 
     One entry per function while they fit in the 50 entries vercel.json allows; beyond
-    that, functions with equal settings share an entry (a brace glob), and so carry each
-    other's (small) entry-point files.
+    that, one entry per distinct memory and timeout, whose pattern selects exactly its
+    functions (:func:`_groups`), and whose functions carry each other's (small) entry
+    points.
     """
     if len(functions) <= MAX_FUNCTION_ENTRIES:
-        groups = [[function] for function in functions]
-    else:
-        groups = _groups(functions)
-    return {_glob(group): _settings(group) for group in groups}
+        return {
+            _names_glob([f.name]): {**_limits(f), "excludeFiles": _other_than([f.name])}
+            for f in functions
+        }
+    names = [function.name for function in functions]
+    return {_glob(group, names): _settings(group, names) for group in _groups(functions)}
 
 
 def _groups(functions: Sequence[Function]) -> list[list[Function]]:
+    """The functions by settings. A settings' functions share one entry when a pattern
+    of at most 256 characters selects exactly them (all functions: ``api/*.py``; a list
+    of them, or of all the others); otherwise (hundreds of functions in each of several
+    settings) they take several entries, each a list short enough."""
     by_settings: dict[tuple[int, int], list[Function]] = {}
     for function in functions:
         key = (function.settings.memory, function.settings.timeout)
         by_settings.setdefault(key, []).append(function)
+    names = [function.name for function in functions]
     groups: list[list[Function]] = []
     for members in by_settings.values():
+        if len(_glob(members, names)) <= MAX_PATTERN:
+            groups.append(members)
+            continue
         group: list[Function] = []
         for function in members:
-            if group and len(_exclude([*group, function])) > MAX_PATTERN:
+            if group and len(_names_glob([f.name for f in [*group, function]])) > MAX_PATTERN:
                 groups.append(group)
                 group = []
             group.append(function)
@@ -207,24 +218,44 @@ def _groups(functions: Sequence[Function]) -> list[list[Function]]:
     return groups
 
 
-def _glob(group: Sequence[Function]) -> str:
-    if len(group) == 1:
-        return f"api/{group[0].name}.py"
-    return "api/{" + ",".join(f.name for f in group) + "}.py"
+def _glob(group: Sequence[Function], names: Sequence[str]) -> str:
+    """The shortest pattern that selects the group's entry points among all of them."""
+    members = [function.name for function in group]
+    if len(members) == len(names):
+        return "api/*.py"
+    chosen = {function.name for function in group}
+    others = [name for name in names if name not in chosen]
+    return min(_names_glob(members), _other_than(others), key=len)
 
 
-def _exclude(group: Sequence[Function]) -> str:
-    """Every other function's entry point (an extglob: ``api/!(get_user).py``)."""
-    return "api/!(" + "|".join(f.name for f in group) + ").py"
+def _names_glob(names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return f"api/{names[0]}.py"
+    return "api/{" + ",".join(names) + "}.py"
 
 
-def _settings(group: Sequence[Function]) -> dict[str, Any]:
-    settings = group[0].settings
-    return {
-        "memory": settings.memory,
-        "maxDuration": settings.timeout,
-        "excludeFiles": _exclude(group),
-    }
+def _other_than(names: Sequence[str]) -> str:
+    """Every entry point but these (an extglob: ``api/!(get_user).py``)."""
+    return "api/!(" + "|".join(names) + ").py"
+
+
+def _settings(group: Sequence[Function], names: Sequence[str]) -> dict[str, Any]:
+    """The entry's settings; ``excludeFiles`` leaves out every other function's entry
+    point (or lists them, when that is shorter). When neither fits in 256 characters
+    there is none: each function of the entry then also carries the other functions'
+    entry points (a few KB each, never imported)."""
+    entry = _limits(group[0])
+    members = [function.name for function in group]
+    chosen = set(members)
+    others = [name for name in names if name not in chosen]
+    exclude = min(_other_than(members), _names_glob(others) if others else "", key=len)
+    if exclude and len(exclude) <= MAX_PATTERN:
+        entry["excludeFiles"] = exclude
+    return entry
+
+
+def _limits(function: Function) -> dict[str, Any]:
+    return {"memory": function.settings.memory, "maxDuration": function.settings.timeout}
 
 
 def render_vercel_json(
@@ -330,15 +361,23 @@ def vercel_diagnostics(plan: BuildPlan) -> tuple[Diagnostic, ...]:
             )
         )
     entries = route_table(plan)
-    patterns = function_settings(vercel_functions(plan, entries))
+    functions = vercel_functions(plan, entries)
+    patterns = function_settings(functions)
     if len(patterns) > MAX_FUNCTION_ENTRIES:
+        kinds = len({(f.settings.memory, f.settings.timeout) for f in functions})
+        why = (
+            f"one per distinct memory and timeout ({kinds})"
+            if kinds == len(patterns)
+            else f"for {kinds} distinct memory and timeout settings, since a 256-character "
+            "pattern cannot select the functions of each"
+        )
         diagnostics.append(
             Diagnostic(
                 "error",
                 spec.app,
-                f"Vercel: the functions need {len(patterns)} vercel.json `functions` entries "
-                f"(settings told apart), more than the {MAX_FUNCTION_ENTRIES} Vercel takes; "
-                "give more routes the same memory and timeout",
+                f"Vercel: the functions need {len(patterns)} vercel.json `functions` entries, "
+                f"{why}, more than the {MAX_FUNCTION_ENTRIES} Vercel takes; give more routes "
+                "the same memory and timeout",
             )
         )
     diagnostics.extend(_ignored_settings(plan.functions))
