@@ -150,6 +150,10 @@ def rt(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     state = Runtime()
     # Capture atexit hooks instead of registering them for the pytest process.
     monkeypatch.setattr(runtime, "atexit", SimpleNamespace(register=state.exit_hooks.append))
+    # Mangum's asyncio.get_event_loop() may have made this thread a loop in an earlier
+    # test: put it back afterwards, or it is collected unclosed (a ResourceWarning in
+    # whichever later test the garbage collector runs).
+    previous = asyncio.get_event_loop_policy()._local._loop  # type: ignore[attr-defined]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -163,7 +167,7 @@ def rt(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
-        asyncio.set_event_loop(None)
+        asyncio.set_event_loop(previous)
 
 
 # ---------------------------------------------------------------- apps under test

@@ -464,6 +464,17 @@ def test_python_versions_vercel_cannot_run_become_312() -> None:
 # --- the runtime wrapper, without a server ---------------------------------------------
 
 
+def _run(coroutine: Any) -> None:
+    """Run on a loop of its own: ``asyncio.run`` would also unset this thread's current
+    loop (one Mangum made in an earlier test), leaving it to be collected unclosed, a
+    ResourceWarning in whichever test the garbage collector happens to run."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 def _call(app: Any, scope: dict[str, Any]) -> tuple[int, bytes]:
     """One request through an ASGI app as a bare server would send it."""
     sent: list[dict[str, Any]] = []
@@ -474,7 +485,7 @@ def _call(app: Any, scope: dict[str, Any]) -> tuple[int, bytes]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    _run(app(scope, receive, send))
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
@@ -526,7 +537,7 @@ def test_runtime_gives_lifespan_state_when_the_server_keeps_none(
             await asyncio.sleep(0.01)
         task.cancel()
 
-    asyncio.run(lifespan())
+    _run(lifespan())
     assert replies[0]["type"] == "lifespan.startup.complete", replies
     status, body = _call(function, _http_scope("GET", "/count"))
     assert (status, json.loads(body)) == (200, {"started": 1})
