@@ -41,8 +41,8 @@ test: install tools compat-venv lambdaric vercel-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
-	$(BIN)/ruff check fastsplit tests example_app
-	$(BIN)/ruff format --check fastsplit tests example_app
+	$(BIN)/ruff check fastsplit tests example_app bench
+	$(BIN)/ruff format --check fastsplit tests example_app bench
 	$(BIN)/mypy
 
 format: install

@@ -22,7 +22,6 @@ warm osls run, minutes long and no faster than a cold one, is left to
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import shutil
 import sys
@@ -48,6 +47,8 @@ def _package(quick: bool, work: Path, *, incumbents: bool) -> str:
         incumbents=incumbents,
         keep=False,
         osls_warm=False,
+        sam_plain=False,
+        osls=not quick,
     )
     return package_bench.run(settings, work).markdown()
 
@@ -56,9 +57,13 @@ def _section(name: str, quick: bool, work: Path, *, incumbents: bool) -> str:
     work.mkdir(parents=True)
     if name == "package":
         return _package(quick, work, incumbents=incumbents)
-    module = importlib.import_module(f"bench.{name}_bench")
-    text: str = module.run(quick, work)
-    return text
+    if name == "scale":
+        from bench import scale_bench
+
+        return scale_bench.run(quick, work, within_all=True)
+    from bench import runtime_bench
+
+    return runtime_bench.run(quick, work)
 
 
 def _key(name: str, quick: bool, incumbents: bool) -> str:

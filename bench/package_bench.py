@@ -60,6 +60,10 @@ class Settings:
     keep: bool
     osls_warm: bool = True
     """A warm osls run: minutes, and no faster than a cold one (``make bench`` skips it)."""
+    sam_plain: bool = True
+    """Plain cold ``sam build`` (``make bench`` judges against --cached --parallel)."""
+    osls: bool = True
+    """osls at all (``make bench-quick`` skips it: half a minute even on 5 routes)."""
 
 
 def run(settings: Settings, work: Path) -> Report:
@@ -103,13 +107,21 @@ def run(settings: Settings, work: Path) -> Report:
         say(f"{contest.name}: AWS SAM")
         # Plain `sam build` is the issue's cold baseline; --cached --parallel is SAM's
         # fastest cold build and the one a warm build needs first.
-        sam_plain, sam_cold, sam_warm = bench.sam(contest, app_reqs, plain=not quick)
-        say(f"{contest.name}: osls + serverless-python-requirements")
-        osls_cold, osls_warm = bench.osls(contest, app_reqs, warm=settings.osls_warm and not quick)
+        sam_plain, sam_cold, sam_warm = bench.sam(
+            contest, app_reqs, plain=settings.sam_plain and not quick
+        )
+        osls_cold: Timing | None = None
+        osls_warm: Timing | None = None
+        if settings.osls:
+            say(f"{contest.name}: osls + serverless-python-requirements")
+            osls_cold, osls_warm = bench.osls(
+                contest, app_reqs, warm=settings.osls_warm and not quick
+            )
+        plain_note = "not run (quick)" if quick else "not run (`make bench`: SAM's fastest below)"
         report.rows += [
-            Comparison(contest.name, "cold (empty caches)", cold, sam_plain, "not run (quick)"),
+            Comparison(contest.name, "cold (empty caches)", cold, sam_plain, plain_note),
             Comparison(contest.name, "cold (empty caches)", cold, sam_cold),
-            Comparison(contest.name, "cold (empty caches)", cold, osls_cold),
+            Comparison(contest.name, "cold (empty caches)", cold, osls_cold, "osls not run"),
             Comparison(contest.name, "warm (filled caches)", warm, sam_warm),
             Comparison(
                 contest.name,
@@ -144,6 +156,8 @@ def run(settings: Settings, work: Path) -> Report:
         load_before=load_before,
         elapsed=time.monotonic() - started,
         osls_warm=settings.osls_warm,
+        osls=settings.osls,
+        sam_plain=settings.sam_plain,
     )
     report.targets = summary.targets(
         context, cold, warm, sam_plain or sam_cold, sam_warm, report.deps

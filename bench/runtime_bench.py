@@ -142,8 +142,9 @@ class Runtime:
         floor, size = arts.hand_zip("floor", trees=[(site, site)], handler=FLOOR_HANDLER)
         self.subject("floor", FLOOR_LABEL, floor, size=size, run=hello)
         self.function("light", "light route, slim function", slim_dist, "get_hello_name", hello)
-        heavy = "heavy route (pandas), slim function"
-        self.function("heavy", heavy, slim_dist, "get_report", report)
+        if not self.quick:  # no target is about it; quick mode saves its pandas cold starts
+            heavy = "heavy route (pandas), slim function"
+            self.function("heavy", heavy, slim_dist, "get_report", report)
         full_label = "light route, full-mode function"
         self.function("full", full_label, full_dist, "get_hello_name", hello)
         if not self.quick:

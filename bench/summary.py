@@ -33,6 +33,8 @@ class Context:
     load_before: float
     elapsed: float
     osls_warm: bool = True
+    osls: bool = True
+    sam_plain: bool = True
 
 
 def targets(
@@ -167,7 +169,19 @@ def notes(context: Context) -> list[str]:
         )
     if not context.incumbents:
         result.append("--skip-incumbents: SAM and osls were not run.")
-    elif not context.quick and not context.osls_warm:
+    elif not context.osls:
+        result.append(
+            "osls was not run (`make bench-quick` keeps to 2 minutes; it takes half a "
+            "minute even for 5 functions): `make bench` runs it on the 30-route app."
+        )
+    if context.incumbents and not context.quick and not context.sam_plain:
+        result.append(
+            "Plain `sam build` was not run (`make bench` keeps to 10 minutes): the cold "
+            "target is judged against `sam build --cached --parallel`, SAM's fastest cold "
+            "build (earlier full runs: plain 41.5 s, --cached --parallel 34.9 s for 30 "
+            "functions). `python -m bench.package_bench` runs both."
+        )
+    if context.incumbents and not context.quick and not context.osls_warm:
         result.append(
             "Warm osls was not run (`make bench` keeps to 10 minutes): with a filled plugin "
             "cache it still re-compresses the dependencies into every zip, so it takes as "
