@@ -134,18 +134,25 @@ class Bench:
     # --- incumbents ----------------------------------------------------------------------
 
     def sam(
-        self, built: Built, requirements: Path, *, plain: bool
+        self, built: Built, requirements: Path, *, plain: bool, sequential_cold: bool = False
     ) -> tuple[Timing | None, Timing, Timing]:
-        """Cold plain ``sam build`` (with ``plain``), cold ``sam build --cached --parallel``,
-        each on a fresh copy with a new HOME, then that last one again (warm)."""
+        """Cold plain ``sam build`` (with ``plain``), a cold cached build on a fresh copy with
+        a new HOME, then ``sam build --cached --parallel`` again on that copy (warm).
 
-        def project(flags: tuple[str, ...]) -> Callable[[], Sample]:
-            folder = self.fresh(f"sam-{built.name}")
-            incumbents.prepare_sam(built.build, folder / "project", requirements)
+        The cold cached build is ``--cached --parallel`` (SAM's fastest cold build), or with
+        ``sequential_cold`` ``--cached`` alone: one function after the other like plain
+        ``sam build`` (the issue's baseline), while filling the cache the warm build reads.
+        """
+
+        def project(flags: tuple[str, ...], folder: Path | None = None) -> Callable[[], Sample]:
+            if folder is None:
+                folder = self.fresh(f"sam-{built.name}")
+                incumbents.prepare_sam(built.build, folder / "project", requirements)
+            where = folder
 
             def run() -> Sample:
                 return incumbents.sam_build(
-                    folder / "project", flags=flags, home=folder / "home",
+                    where / "project", flags=flags, home=where / "home",
                     wheelhouse=self.wheels, tools=self.tools, log=self.log(f"sam-{built.name}"),
                 )  # fmt: skip
 
@@ -153,10 +160,16 @@ class Bench:
 
         n = built.functions
         plain_cold = self.repeat("sam build, cold", 1, n, project(())) if plain else None
-        fast = project(incumbents.SAM_FAST)
-        label = f"sam build {' '.join(incumbents.SAM_FAST)}"
-        cold = self.repeat(f"{label}, cold (no .aws-sam)", 1, n, fast)
-        return plain_cold, cold, self.repeat(f"{label}, warm", self.runs, n, fast)
+        cold_flags = ("--cached",) if sequential_cold else incumbents.SAM_FAST
+        folder = self.fresh(f"sam-{built.name}")
+        incumbents.prepare_sam(built.build, folder / "project", requirements)
+        label = f"sam build {' '.join(cold_flags)}, cold (no .aws-sam)"
+        if sequential_cold:
+            label += ", one function after the other"
+        cold = self.repeat(label, 1, n, project(cold_flags, folder))
+        fast = f"sam build {' '.join(incumbents.SAM_FAST)}"
+        warm = self.repeat(f"{fast}, warm", self.runs, n, project(incumbents.SAM_FAST, folder))
+        return plain_cold, cold, warm
 
     def osls(self, built: Built, requirements: Path, *, warm: bool) -> tuple[Timing, Timing | None]:
         """``osls package`` with a new HOME (the plugin caches there), then the same HOME."""
