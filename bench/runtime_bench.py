@@ -78,10 +78,10 @@ class Runtime:
     def __init__(self, work: Path, *, quick: bool) -> None:
         self.work = work
         self.quick = quick
-        self.rounds = 3 if quick else 5
+        self.rounds = 3 if quick else 4
         # Many short batches, interleaved: on a shared machine a load spike then hits every
         # variant alike, and the median of many batches shrugs it off.
-        self.iterations, self.batches = (50, 8) if quick else (100, 20)
+        self.iterations, self.batches = (50, 8) if quick else (100, 12)
         sets = [HEAVY_REQUIREMENTS, APP_REQUIREMENTS, example_requirements()]
         self.artifacts = Artifacts(work, wheels=wheelhouse(sets, target=LOCAL))
         self.subjects: dict[str, Subject] = {}
