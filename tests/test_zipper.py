@@ -78,3 +78,19 @@ def test_a_zip_with_a_comment_is_extended_the_slow_way(base: Path, tmp_path: Pat
     with zipfile.ZipFile(out) as archive:
         assert archive.testzip() is None
         assert archive.read("handler.py") == b"h = 1\n"
+
+
+def test_without_copy_file_range_the_bytes_are_the_same(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = _files(tmp_path / "own", {"handler.py": b"h = 1\n"})
+    kernel = tmp_path / "kernel.zip"
+    extend_zip(base, kernel, own)
+
+    def unsupported(*args: object) -> int:
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(zipper.os, "copy_file_range", unsupported)
+    by_hand = tmp_path / "by_hand.zip"
+    extend_zip(base, by_hand, own)
+    assert by_hand.read_bytes() == kernel.read_bytes()

@@ -215,12 +215,23 @@ def extend_zip(base: Base | Path, path: Path, entries: Iterable[Entry]) -> str:
 
 
 def _copy(source: int, target: int, count: int) -> None:
-    """The first ``count`` bytes of ``source`` into ``target``, inside the kernel."""
+    """The first ``count`` bytes of ``source`` into ``target``, inside the kernel where
+    it can (on XFS or btrfs the blocks are shared, not copied)."""
+    kernel = hasattr(os, "copy_file_range")
     while count:
-        try:
-            copied = os.copy_file_range(source, target, count)
-        except OSError:  # another file system or an old kernel
-            copied = os.write(target, os.read(source, min(count, 1 << 20)))
+        copied = 0
+        if kernel:
+            try:
+                copied = os.copy_file_range(source, target, count)
+            except OSError:  # another file system or an old kernel: copy it ourselves
+                kernel = False
+                continue
+        else:
+            chunk = os.read(source, min(count, 1 << 20))
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(target, view) :]
+            copied = len(chunk)
         if copied == 0:
             raise OSError("the zip to extend is shorter than it said")
         count -= copied
