@@ -21,7 +21,7 @@ from fastsplit.generator import manifest_data, render_build, with_target_diagnos
 from fastsplit.model import BuildPlan
 from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
-from fastsplit.planner import NOT_SLIM, plan_build
+from fastsplit.planner import NOT_SLIM, plan_build, wants_slim
 from fastsplit.prove import prove_plan
 from fastsplit.writer import check_out_dir, write_build
 
@@ -388,7 +388,9 @@ def _plan_with_config(
         check_out_dir(config.out)
     # Importing the app must not write __pycache__ folders into the user's tree.
     sys.dont_write_bytecode = True
-    spec = load_app_spec(config.app, app_dir=config.app_dir)
+    spec = load_app_spec(
+        config.app, app_dir=config.app_dir, recipes=lambda spec: wants_slim(spec, config)
+    )
     plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir)
     return plan, config
 

@@ -31,13 +31,19 @@ MUTABLE_TYPES = (dict, list, set, bytearray)
 URL_BUILDERS = frozenset({"url_for", "url_path_for"})
 
 
-def load_app_spec(app_ref: str, *, app_dir: Path) -> AppSpec:
-    """Import ``module:attribute`` from ``app_dir`` and describe it as an :class:`AppSpec`."""
+def load_app_spec(
+    app_ref: str, *, app_dir: Path, recipes: Callable[[AppSpec], bool] | None = None
+) -> AppSpec:
+    """Import ``module:attribute`` from ``app_dir`` and describe it as an :class:`AppSpec`.
+
+    ``recipes`` decides, from the spec without them, whether to work out how slim
+    functions rebuild each route (the default: always).
+    """
     module_name, attribute = split_app_ref(app_ref)
     app_dir = app_dir.resolve()
     module = import_module(module_name, app_dir=app_dir)
     app = resolve_attribute(module, attribute, app_ref)
-    return describe_app(app, app_ref=app_ref, module=module, app_dir=app_dir)
+    return describe_app(app, app_ref=app_ref, module=module, app_dir=app_dir, recipes=recipes)
 
 
 def split_app_ref(app_ref: str) -> tuple[str, str]:
@@ -100,7 +106,17 @@ def resolve_attribute(module: ModuleType, attribute: str, app_ref: str) -> Any:
     return obj
 
 
-def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -> AppSpec:
+def describe_app(
+    app: Any,
+    *,
+    app_ref: str,
+    module: ModuleType,
+    app_dir: Path,
+    recipes: Callable[[AppSpec], bool] | None = None,
+) -> AppSpec:
+    """The app as an :class:`AppSpec`; each API route with its slim recipe unless
+    ``recipes`` says the build needs none (every function full: the recipes are a
+    baseline FastAPI route per route, the largest part of describing a big app)."""
     module_name, attribute = split_app_ref(app_ref)
     diagnostics: list[Diagnostic] = []
     routes: list[Route] = []
@@ -114,11 +130,9 @@ def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -
                 api_routes.append((original, effective))
     describer = Describer(app_module=module_name, app_dir=app_dir)
     slim_app, not_slim = _slim_app(describer, app)
-    if slim_app is not None:
-        routes = _with_recipes(describer, app, routes, api_routes)
     title = str(getattr(app, "title", "") or "")
     source_modules = first_party_modules(module, app_dir=app_dir)
-    return AppSpec(
+    spec = AppSpec(
         app=app_ref,
         module=module_name,
         attribute=attribute,
@@ -134,6 +148,9 @@ def describe_app(app: Any, *, app_ref: str, module: ModuleType, app_dir: Path) -
         slim_app=slim_app,
         not_slim=not_slim,
     )
+    if slim_app is not None and (recipes is None or recipes(spec)):
+        spec = replace(spec, routes=tuple(_with_recipes(describer, app, routes, api_routes)))
+    return spec
 
 
 def _slim_app(describer: Describer, app: Any) -> tuple[SlimApp | None, str]:

@@ -135,6 +135,16 @@ def _union(*names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for group in names for name in group))
 
 
+def wants_slim(spec: AppSpec, config: Config) -> bool:
+    """Whether any API route's function is asked to be slim (by the config, a pyproject
+    glob or its own ``x-fastsplit``): only then does the build need slim recipes."""
+    return any(
+        _route_settings(route, config).get("mode", config.mode) == "slim"
+        for route in spec.routes
+        if route.kind == "api"
+    )
+
+
 def _route_settings(route: Route, config: Config) -> dict[str, Any]:
     """Pyproject globs (in file order) then the route's own ``x-fastsplit``."""
     merged: dict[str, Any] = {}

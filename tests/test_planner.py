@@ -21,7 +21,7 @@ from fastsplit.errors import ConfigError, Diagnostic
 from fastsplit.model import AppSpec, BuildPlan, FallbackRoute, Function, HttpEvent, Route
 from fastsplit.naming import LAMBDA_NAME_MAX
 from fastsplit.parser import describe_app, load_app_spec
-from fastsplit.planner import gateway_path, plan_build, service_slug
+from fastsplit.planner import gateway_path, plan_build, service_slug, wants_slim
 from tests.conftest import APPS, REPO
 
 HERE = Path(__file__).resolve().parent
@@ -824,3 +824,18 @@ def test_plain_starlette_app_is_split_without_head_in_names() -> None:
         ("GET", "/users/{id}"),
         ("HEAD", "/users/{id}"),
     ]
+
+
+def test_an_all_full_build_skips_the_slim_recipes() -> None:
+    """Recipes (a baseline FastAPI route per route) are worked out only when some
+    function is asked to be slim: by the config, a pyproject glob or x-fastsplit."""
+    full = Config(mode="full")
+    spec = load_app_spec("minimal:app", app_dir=APPS, recipes=lambda s: wants_slim(s, full))
+    assert not wants_slim(spec, full)
+    assert all(route.slim is None and not route.not_slim for route in spec.routes)
+    one_slim = Config(mode="full", routes=(("GET /hello*", {"mode": "slim"}),))
+    assert wants_slim(spec, one_slim)
+    spec = load_app_spec("minimal:app", app_dir=APPS, recipes=lambda s: wants_slim(s, one_slim))
+    api = [route for route in spec.routes if route.kind == "api"]
+    assert api and all(route.slim is not None or route.not_slim for route in api)
+    assert wants_slim(spec, Config())
