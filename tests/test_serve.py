@@ -517,12 +517,16 @@ def fastsplit_command() -> list[str]:
 
 
 def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid``, from each process's stat: /proc/PID/task/*/children
+    misses children whose creating thread has exited (the worker pool's threads)."""
     found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            found.update(int(c) for c in (task / "children").read_text().split())
+            fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
+        if fields and int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
     return found
 
 
