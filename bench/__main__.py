@@ -31,11 +31,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import package_bench
-from bench.harness import WORK_ROOT, BenchError, machine
+from bench.harness import RESULTS, WORK_ROOT, BenchError, machine
 from bench.measure import say
 from bench.report import save_section, secs
 
-RESULTS = package_bench.RESULTS
 SECTIONS = ("scale", "runtime", "package")
 
 

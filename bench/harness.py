@@ -27,6 +27,7 @@ from tests.tooling import TELEMETRY_OFF, isolated_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORK_ROOT = REPO_ROOT / "bench" / "work"  # in .gitignore
+RESULTS = REPO_ROOT / "bench" / "results.md"
 OFFLINE_INDEX = REPO_ROOT / "bench" / "offline_index.py"
 TARGET = Target(python="3.12", arch="x86_64")
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
 from bench import incumbents
-from bench.harness import TARGET, WORK_ROOT, Sample, Tools, offline_env, timed
-from bench.report import DepsRow, Timing
+from bench.harness import (
+    REPO_ROOT,
+    RESULTS,
+    TARGET,
+    WORK_ROOT,
+    BenchError,
+    Sample,
+    Tools,
+    offline_env,
+    timed,
+)
+from bench.report import DepsRow, Timing, save_section
 
 MB = 1024 * 1024
 # The marginal cost per function is a small difference of two totals: one run is too
@@ -31,6 +43,27 @@ class Built:
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def standalone(prefix: str, key: str, produce: Callable[[Path], str], *, keep: bool) -> int:
+    """One benchmark from its own command line: ``produce`` the markdown in a new work
+    folder under bench/work, print it and save it as section ``key`` of results.md.
+    The folder is removed unless ``keep`` (or the benchmark failed)."""
+    WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=WORK_ROOT))
+    try:
+        text = produce(work)
+    except BenchError as error:
+        say(f"error: {error}\n(work folder kept: {work})")
+        return 1
+    print(text)
+    save_section(RESULTS, key, text)
+    say(f"saved to {RESULTS.relative_to(REPO_ROOT)}")
+    if keep:
+        say(f"work folder kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 class Bench:

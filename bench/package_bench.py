@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,11 +30,10 @@ from pathlib import Path
 
 from bench import summary
 from bench.apps import write_app
-from bench.harness import REPO_ROOT, WORK_ROOT, BenchError, find_tools, wheelhouse
-from bench.measure import Bench, say
-from bench.report import Comparison, Report, Timing, save_section
+from bench.harness import REPO_ROOT, find_tools, wheelhouse
+from bench.measure import Bench, say, standalone
+from bench.report import Comparison, Report, Timing
 
-RESULTS = REPO_ROOT / "bench" / "results.md"
 SMALL_APP_ROUTES = 5  # the second app size: marginal cost per function, quick incumbents
 
 
@@ -211,24 +208,9 @@ def parse(argv: Sequence[str] | None) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse(argv)
-    WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT))
-    try:
-        report = run(settings, work)
-    except BenchError as error:
-        say(f"error: {error}\n(work folder kept: {work})")
-        return 1
-    text = report.markdown()
-    print(text)
     # A fastsplit-only run gets its own section: it must not replace a comparison.
     key = ("quick" if settings.quick else "full") + ("" if settings.incumbents else "-fastsplit")
-    save_section(RESULTS, key, text)
-    say(f"saved to {RESULTS.relative_to(REPO_ROOT)}")
-    if settings.keep:
-        say(f"work folder kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return standalone("run-", key, lambda work: run(settings, work).markdown(), keep=settings.keep)
 
 
 if __name__ == "__main__":

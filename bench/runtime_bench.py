@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,16 +36,14 @@ from typing import TypeVar
 from bench import coldstart, runtime_report
 from bench.apps import write_app
 from bench.coldstart import ColdRun, LoopResult, child_env, http_event, unzip, write_event
-from bench.harness import REPO_ROOT, WORK_ROOT, BenchError, wheelhouse
-from bench.measure import say
+from bench.harness import REPO_ROOT, BenchError, wheelhouse
+from bench.measure import say, standalone
 from bench.package_bench import APP_REQUIREMENTS
-from bench.report import save_section
 from bench.runtime_apps import FLOOR_HANDLER, lambdalith_handler, write_heavylight
 from bench.runtime_artifacts import LOCAL, Artifacts, Packaged, Size
 from bench.runtime_report import Loop, Subject
 
 T = TypeVar("T")
-RESULTS = REPO_ROOT / "bench" / "results.md"
 # The heavy route's library; numpy pinned to the dev venv's, which `fastsplit build`
 # imports next to this pandas when it imports the app.
 PANDAS = ["pandas==3.1.1", f"numpy=={metadata.version('numpy')}"]
@@ -291,21 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs, no shop API")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
-    WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="runtime-", dir=WORK_ROOT))
-    try:
-        text = run(args.quick, work)
-    except BenchError as error:
-        say(f"error: {error}\n(work folder kept: {work})")
-        return 1
-    print(text)
-    save_section(RESULTS, "runtime-quick" if args.quick else "runtime-full", text)
-    say(f"saved to {RESULTS.relative_to(REPO_ROOT)}")
-    if args.keep:
-        say(f"work folder kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    key = "runtime-quick" if args.quick else "runtime-full"
+    return standalone("runtime-", key, lambda work: run(args.quick, work), keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,13 +30,12 @@ from pathlib import Path
 
 from bench import scale_report
 from bench.apps import GeneratedApp, write_app
-from bench.harness import REPO_ROOT, WORK_ROOT, BenchError, find_tools, offline_env, wheelhouse
-from bench.measure import Bench, Built, say
+from bench.harness import REPO_ROOT, find_tools, offline_env, wheelhouse
+from bench.measure import Bench, Built, say, standalone
 from bench.package_bench import APP_REQUIREMENTS, LARGE_REQUIREMENTS, _example_requirements
-from bench.report import Timing, save_section
+from bench.report import Timing
 from bench.treerun import TreeRun, run_tree
 
-RESULTS = REPO_ROOT / "bench" / "results.md"
 FULL_SIZES = (10, 100, 1000)
 QUICK_SIZES = (100, 1000)  # the growth target is 100 → 1,000
 FULL_TIMEOUT = 60.0
@@ -303,21 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
-    WORK_ROOT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="scale-", dir=WORK_ROOT))
-    try:
-        text = run(args.quick, work, timeout=args.timeout)
-    except BenchError as error:
-        say(f"error: {error}\n(work folder kept: {work})")
-        return 1
-    print(text)
-    save_section(RESULTS, "scale-quick" if args.quick else "scale-full", text)
-    say(f"saved to {RESULTS.relative_to(REPO_ROOT)}")
-    if args.keep:
-        say(f"work folder kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    key = "scale-quick" if args.quick else "scale-full"
+    return standalone(
+        "scale-", key, lambda work: run(args.quick, work, timeout=args.timeout), keep=args.keep
+    )
 
 
 if __name__ == "__main__":
