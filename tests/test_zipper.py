@@ -94,3 +94,17 @@ def test_without_copy_file_range_the_bytes_are_the_same(
     by_hand = tmp_path / "by_hand.zip"
     extend_zip(base, by_hand, own)
     assert by_hand.read_bytes() == kernel.read_bytes()
+
+
+def test_a_zip_that_would_need_zip64_is_extended_the_slow_way(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = read_base(base)
+    assert shared is not None
+    monkeypatch.setattr(zipper, "_MAX_ENTRIES", shared.count + 1)
+    own = _files(tmp_path / "own", {"handler.py": b"h = 1\n"})
+    out = tmp_path / "out.zip"
+    assert extend_zip(shared, out, own) == hashlib.sha256(out.read_bytes()).hexdigest()
+    with zipfile.ZipFile(out) as archive:
+        assert archive.testzip() is None
+        assert archive.namelist()[-1] == "handler.py"

@@ -180,19 +180,13 @@ def extend_zip(base: Base | Path, path: Path, entries: Iterable[Entry]) -> str:
     entries = list(entries)
     if isinstance(base, Path):
         base = read_base(base) or base
-    if isinstance(base, Path):  # zip64: let zipfile rewrite the directory
-        shutil.copyfile(base, path)
-        with zipfile.ZipFile(path, "a", COMPRESSION, compresslevel=LEVEL) as archive:
-            _add(archive, entries)
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+    if isinstance(base, Path) or base.count + len(entries) >= _MAX_ENTRIES:
+        return _append(base if isinstance(base, Path) else base.path, path, entries)
     buffer = _At(base.body)
     with zipfile.ZipFile(buffer, "w", COMPRESSION, compresslevel=LEVEL) as archive:
         _add(archive, entries)
-        added = len(archive.filelist)
     own = buffer.getvalue()
-    _, _, _, _, _, size, offset, _ = _END.unpack(own[-_END.size :])
-    if added + base.count >= _MAX_ENTRIES:
-        return extend_zip(base.path, path, entries)
+    _, _, _, _, added, size, offset, _ = _END.unpack(own[-_END.size :])
     local = own[: offset - base.body]
     directory = own[offset - base.body : offset - base.body + size]
     end = _END.pack(
@@ -212,6 +206,14 @@ def extend_zip(base: Base | Path, path: Path, entries: Iterable[Entry]) -> str:
     digest = base.digest.copy()
     digest.update(tail)
     return str(digest.hexdigest())
+
+
+def _append(base: Path, path: Path, entries: list[Entry]) -> str:
+    """The slow way, for zips that need zip64 records: zipfile rewrites the directory."""
+    shutil.copyfile(base, path)
+    with zipfile.ZipFile(path, "a", COMPRESSION, compresslevel=LEVEL) as archive:
+        _add(archive, entries)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _copy(source: int, target: int, count: int) -> None:
