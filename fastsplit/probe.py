@@ -37,6 +37,14 @@ function's child forks from there. The guarantees stay those of a fresh import:
   it. Each child still compares every module's state, after its handler's import, with
   the monolith's (which imports them in yet another order).
 
+Functions in turn. Below an endpoint module's zygote, its functions are proven one
+after the other in one process (or a few, one per core), not one child each: a child's
+cost was mostly the fork and the copy of every memory page its proof wrote to. What a
+handler's import loaded is preloaded for the next ones, checked by the same replay (a
+function whose import would not load all of it is proven again from scratch); what its
+description imported is left out of the next closures. A handler's code builds its own
+app and changes no application module (each proof compares their state again).
+
 fastsplit's own modules that describe the rebuilt app (standard library imports only)
 are imported once, before any child; they are left out of a closure unless it reaches
 them.
@@ -90,6 +98,8 @@ class ImportRecorder:
         self._import = builtins.__import__
 
     def install(self) -> None:
+        if self in sys.meta_path:
+            return
         sys.meta_path.insert(0, self)
         builtins.__import__ = self.request  # type: ignore[assignment]
 
@@ -299,13 +309,17 @@ class Proof:
         tasks: list[Task] = []
         inner = max(1, self.jobs // max(1, min(self.jobs, len(groups))))
         for module, members in groups.items():
-            if len(members) == 1 or module in sys.modules:
+            if len(members) == 1:
                 tasks.extend(self._task(f) for f in members)
                 continue
 
             def work(module: str = module, members: list[dict[str, str]] = members) -> None:
                 self._preload([module])
-                _run_all([self._task(f) for f in members], inner)
+                chunks = _chunks(members, inner)
+                if len(chunks) == 1:
+                    self._in_turn(members)
+                    return
+                _run_all([self._turns(chunk) for chunk in chunks], inner)
 
             def done(status: int | None, members: list[dict[str, str]] = members) -> list[Any]:
                 if status == ZYGOTE_FAILED:  # prove them here, without that import
@@ -314,6 +328,39 @@ class Proof:
 
             tasks.append((work, self.timeout * (len(members) + 1), done))
         _run_all(tasks, self.jobs)
+
+    def _turns(self, functions: list[dict[str, str]]) -> Task:
+        return lambda: self._in_turn(functions), self.timeout * (len(functions) + 1), _none
+
+    def _in_turn(self, functions: list[dict[str, str]]) -> None:
+        """Prove ``functions`` one after the other in this process (functions of one
+        endpoint module import the same modules, as a rule): what a handler's import
+        loads becomes preloaded for the next ones, whose replay must reach it like any
+        preloaded module, or they are proven again from scratch (as are those after a
+        failure, which may have left half-imported modules behind). One process instead
+        of one per function spares a fork and the copying of every page the proof
+        touches, for each function."""
+        for index, function in enumerate(functions):
+            loaded = set(sys.modules)
+            self.recorder.install()
+            try:
+                answer = _prove(function, self.request, self.recorder, self.before, self)
+            except BaseException:
+                answer = _failure("the proof itself failed")
+            if "error" in answer:
+                if index:  # perhaps because of what the functions before it did
+                    answer = {RETRY: "the proof after another function failed"}
+                _write(function["answer"], answer)
+                return  # the rest have no answer: run() proves them from scratch
+            _write(function["answer"], answer)
+            sys.modules.pop(HANDLER, None)
+            self._note_ran(skip=HANDLER)
+            # What its import loaded is preloaded now; what describing it loaded
+            # counts as the proof's own tools (left out of the next closures).
+            new = set(sys.modules) - loaded
+            imported = {module["name"] for module in answer.get("modules", ())} or new
+            self.preloaded |= new & imported
+            self.tools |= new - imported
 
     def _load_tools(self) -> set[str]:
         """Import what describing a rebuilt app needs (fastsplit's own modules: only
@@ -328,12 +375,12 @@ class Proof:
         self._note_ran()
         return set(sys.modules) - self.settled
 
-    def _note_ran(self) -> None:
+    def _note_ran(self, skip: str | None = None) -> None:
         """Keep what each module requested while it ran (but not its requests for the
         prelude's modules, whose importers are recorded already: the replay would only
-        skip them, in every child)."""
+        skip them, in every child; nor those of the module ``skip``)."""
         for event in self.recorder.events:
-            if event[0] is not None and event[1] not in self.settled:
+            if event[0] not in (None, skip) and event[1] not in self.settled:
                 self.ran.setdefault(event[0], []).append(event)
         self.recorder.events = []
 
@@ -366,6 +413,18 @@ def _groups(functions: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
     for function in functions:
         groups.setdefault(function.get("group") or "", []).append(function)
     return groups
+
+
+def _chunks(functions: list[dict[str, str]], count: int) -> list[list[dict[str, str]]]:
+    """``functions`` in at most ``count`` runs of consecutive functions, of even sizes."""
+    count = max(1, min(count, len(functions)))
+    size, extra = divmod(len(functions), count)
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        chunks.append(functions[start:end])
+        start = end
+    return chunks
 
 
 def _needs_retry(path: str) -> bool:

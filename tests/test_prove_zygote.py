@@ -153,3 +153,78 @@ def test_a_module_that_starts_a_thread_is_not_preloaded(tmp_path: Path) -> None:
         (package / relative).write_text(textwrap.dedent(text), "utf-8")
     shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
     assert shared == fresh
+
+
+TWICE = {
+    "__init__.py": "",
+    "auth_a.py": """
+        def key_a() -> None:
+            return None
+    """,
+    "auth_b.py": """
+        def key_b() -> None:
+            return None
+    """,
+    "items.py": """
+        from fastapi import APIRouter
+
+        router = APIRouter()
+
+        @router.get("/one")
+        def one() -> dict[str, int]:
+            return {"n": 1}
+
+        @router.get("/two")
+        def two() -> dict[str, int]:
+            return {"n": 2}
+    """,
+    "other.py": """
+        from fastapi import APIRouter
+
+        router = APIRouter()
+
+        @router.get("/three")
+        def three() -> dict[str, int]:
+            return {"n": 3}
+
+        @router.get("/four")
+        def four() -> dict[str, int]:
+            return {"n": 4}
+    """,
+    "main.py": """
+        from fastapi import Depends, FastAPI
+
+        from zygote_demo import auth_a, auth_b, items, other
+
+        app = FastAPI()
+        app.include_router(other.router)
+        app.include_router(items.router, prefix="/a", dependencies=[Depends(auth_a.key_a)])
+        app.include_router(items.router, prefix="/b", dependencies=[Depends(auth_b.key_b)])
+    """,
+}
+
+
+def test_functions_of_one_module_proven_in_turn_answer_like_fresh_imports(
+    tmp_path: Path,
+) -> None:
+    # The four items functions share their endpoint module, so one process proves
+    # them one after the other (but the first, which the probe learns from); /a's
+    # import loads auth_a, /b's auth_b: a function proven after one that loaded a module
+    # its own import does not load is proven again from scratch, and no closure carries
+    # the other's module.
+    package = tmp_path / "zygote_demo"
+    package.mkdir()
+    for relative, text in TWICE.items():
+        (package / relative).write_text(textwrap.dedent(text), "utf-8")
+    shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
+    assert shared == fresh
+    items = [name for name in shared if name.startswith(("get_a_", "get_b_"))]
+    assert len(items) == 4
+    for name, answer in shared.items():
+        if name not in items:
+            continue  # other's functions
+        loaded = {m[0] for m in answer["modules"]}
+        prefix = name[4]
+        other = "b" if prefix == "a" else "a"
+        assert f"zygote_demo.auth_{prefix}" in loaded, name
+        assert f"zygote_demo.auth_{other}" not in loaded, name
