@@ -241,6 +241,9 @@ class Proof:
         self.ran: dict[str, list[Event]] = {}
         self.preloaded: set[str] = set()
         self.settled = set(sys.modules)  # the prelude's: their importers are recorded
+        # Every child loaded the prelude's modules, recorded alike: they are sent once.
+        common = sorted(self.settled - before)
+        _write(request["prelude"], {"modules": _entries(common, recorder.importers)})
         self.tools = self._load_tools()
         _learn_first_party(request)
 
@@ -508,17 +511,9 @@ def _prove(
             return {RETRY: f"its import does not load {', '.join(missing[:3])}"}
         names -= shared.tools.difference(fresh)  # loaded for the proof only
         importers.update((name, fresh[name]) for name in fresh if name not in shared.settled)
-    modules: list[dict[str, Any]] = []
-    for name in sorted(names):
-        module = sys.modules[name]
-        modules.append(
-            {
-                "name": name,
-                "file": getattr(module, "__file__", None),
-                "path": [str(p) for p in getattr(module, "__path__", None) or []],
-                "importer": importers.get(name),
-            }
-        )
+    if shared is not None:  # the prelude's modules are in Proof's prelude answer
+        names -= shared.settled
+    modules = _entries(sorted(names), importers)
     # From here on, imports no longer count: describe the rebuilt app.
     if shared is None:
         sys.path.insert(0, request["fastsplit_root"])
@@ -539,10 +534,28 @@ def _prove(
     except BaseException:
         return _failure("describing the rebuilt app failed")
     answer["modules"] = modules
+    answer["prelude"] = shared is not None  # its modules are in request["prelude"] too
     answer["state"] = state  # the modules whose state is not the monolith's
     if learn:  # what it loaded, in order, for Proof._learned
         answer["loaded"] = [name for name in importers if name in names]
     return answer
+
+
+def _entries(names: Iterable[str], importers: dict[str, str | None]) -> list[dict[str, Any]]:
+    """What an answer says of each module loaded: its file, its package folders and who
+    imported it."""
+    entries = []
+    for name in names:
+        module = sys.modules[name]
+        entries.append(
+            {
+                "name": name,
+                "file": getattr(module, "__file__", None),
+                "path": [str(p) for p in getattr(module, "__path__", None) or []],
+                "importer": importers.get(name),
+            }
+        )
+    return entries
 
 
 _FIRST_PARTY: dict[str, bool] = {}

@@ -124,6 +124,7 @@ def run_probes(
             "jobs": jobs,
             "timeout": TIMEOUT,
             "states": monolith_states(app_dir),
+            "prelude": str(root / "answers" / "prelude.json"),
             "share": share,
         }
         # With fork, one interpreter imports what every handler starts with, then forks.
@@ -131,9 +132,10 @@ def run_probes(
         batches = [requests] if forks else [[request] for request in requests]
         with ThreadPoolExecutor(max_workers=1 if len(batches) == 1 else jobs) as pool:
             problems = list(pool.map(lambda batch: _run({**base, "functions": batch}), batches))
+        prelude = _read_prelude(root / "answers" / "prelude.json")
         answers = {}
         for request, problem in zip(requests, _spread(problems, batches), strict=True):
-            answers[request["name"]] = _read_answer(Path(request["answer"]), problem)
+            answers[request["name"]] = _read_answer(Path(request["answer"]), problem, prelude)
     return answers
 
 
@@ -182,13 +184,29 @@ def _spread(problems: list[str], batches: list[list[dict[str, str]]]) -> Iterabl
         yield from [problem] * len(batch)
 
 
-def _read_answer(path: Path, problem: str) -> dict[str, Any]:
+def _read_prelude(path: Path) -> list[dict[str, Any]] | None:
+    """The modules every handler loads first, which answers that say ``prelude`` leave
+    out (None when the probe did not write them)."""
+    try:
+        modules: list[dict[str, Any]] = json.loads(path.read_text("utf-8"))["modules"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return modules
+
+
+def _read_answer(
+    path: Path, problem: str, prelude: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return {"error": problem or "the proof gave no answer"}
     if "error" not in answer and "modules" not in answer:
         return {"error": problem or "the proof gave no answer"}
+    if answer.pop("prelude", False) and "modules" in answer:
+        if prelude is None:
+            return {"error": problem or "the proof did not list the modules all handlers load"}
+        answer["modules"] = sorted([*prelude, *answer["modules"]], key=lambda m: m["name"])
     return answer
 
 
