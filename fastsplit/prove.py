@@ -325,11 +325,11 @@ def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir:
     for name, module in sorted(modules.items()):
         if name in OWN_MODULES or name == "__main__":
             continue
-        locations = (module["file"],) if module["file"] else tuple(module["path"])
-        if any(_first_party(location, app_dir) for location in locations):
+        kind = _kind(name, module["file"], tuple(module["path"]), app_dir)
+        if kind == "own":
             own.append(ImportedModule(name, import_chain(name, modules)))
             files.update(_module_files(module["file"], app_dir))
-        elif locations and not _is_stdlib(name, locations):
+        elif kind == "package":
             key = _package_key(name, modules)
             if key not in packages:
                 chain = import_chain(key if key in modules else name, modules)
@@ -355,12 +355,21 @@ def _first_party(location: str, app_dir: Path) -> bool:
 
 
 @cache
+def _kind(name: str, file: str | None, path: tuple[str, ...], app_dir: Path) -> str:
+    """"own" (an application module), "package" (third-party) or "" (Python's own)."""
+    locations = (file,) if file else path
+    if any(_first_party(location, app_dir) for location in locations):
+        return "own"
+    return "package" if locations and not _is_stdlib(name, locations) else ""
+
+
+@cache
 def _distributions(packages: tuple[str, ...]) -> tuple[UsedDistribution, ...]:
     return build_distributions(packages)
 
 
 def _clear_caches() -> None:
-    for cached in (_first_party, _is_stdlib, _module_files, _distributions, _version):
+    for cached in (_first_party, _kind, _is_stdlib, _module_files, _distributions, _version):
         cached.cache_clear()
 
 
