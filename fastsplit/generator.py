@@ -10,6 +10,7 @@ import json
 from collections.abc import Collection
 from dataclasses import replace
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,7 @@ def function_files(plan: BuildPlan, function: Function) -> tuple[str, ...]:
     if function.mode == "slim":
         files.update(_proven(function).files)
     elif function.kind != "fallback":
-        files.update(plan.spec.source_files)
-        # Every function imports the whole app, whose mounts check their folders.
-        files.update(asset for route in plan.spec.routes for asset in route.assets)
+        files.update(plan.spec.full_files)
     return tuple(sorted(files))
 
 
@@ -52,12 +51,14 @@ def render_build(
     if "lambda" in platforms:
         runtime = runtime_source()
         for function in plan.functions:
-            handler = render_handler(plan, function)
-            outputs.append(OutputFile(f"{function.folder}/handler.py", handler))
-            outputs.append(OutputFile(f"{function.folder}/{RUNTIME_MODULE}", runtime))
-            for relative in function_files(plan, function):
-                if relative not in ("handler.py", RUNTIME_MODULE):
-                    outputs.append(OutputFile(f"{function.folder}/{relative}", copy_from=relative))
+            folder = function.folder
+            outputs.append(OutputFile(f"{folder}/handler.py", render_handler(plan, function)))
+            outputs.append(OutputFile(f"{folder}/{RUNTIME_MODULE}", runtime))
+            outputs.extend(
+                OutputFile(f"{folder}/{relative}", copy_from=relative)
+                for relative in function_files(plan, function)
+                if relative not in ("handler.py", RUNTIME_MODULE)
+            )
     for target in _targets(platforms):
         outputs.extend(
             item if isinstance(item, OutputFile) else OutputFile(*item)
@@ -65,7 +66,7 @@ def render_build(
         )
     outputs.append(OutputFile("manifest.json", render_manifest(plan)))
     outputs.append(OutputFile(IMPORTS_FILE, render_imports(plan)))
-    return tuple(sorted(outputs, key=lambda output: output.path))
+    return tuple(sorted(outputs, key=attrgetter("path")))
 
 
 def with_target_diagnostics(plan: BuildPlan, *, platforms: Collection[str]) -> BuildPlan:

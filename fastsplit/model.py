@@ -8,6 +8,7 @@ FastAPI (or the user's app) to be imported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from fastsplit.errors import Diagnostic
@@ -166,6 +167,13 @@ class AppSpec:
     """How slim functions rebuild the app, or None (see ``not_slim``)."""
     not_slim: str = ""
     """Why the app itself cannot be rebuilt by reference (every function stays full)."""
+
+    @cached_property
+    def full_files(self) -> frozenset[str]:
+        """What a full-mode function carries of the app: every source file, and the
+        folders of its mounts (the whole app is imported, whose mounts check them)."""
+        assets = (asset for route in self.routes for asset in route.assets)
+        return frozenset((*self.source_files, *assets))
 
 
 @dataclass(frozen=True)

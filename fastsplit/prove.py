@@ -356,7 +356,7 @@ def _first_party(location: str, app_dir: Path) -> bool:
 
 @cache
 def _kind(name: str, file: str | None, path: tuple[str, ...], app_dir: Path) -> str:
-    """"own" (an application module), "package" (third-party) or "" (Python's own)."""
+    """ "own" (an application module), "package" (third-party) or "" (Python's own)."""
     locations = (file,) if file else path
     if any(_first_party(location, app_dir) for location in locations):
         return "own"

@@ -315,3 +315,27 @@ def test_no_absolute_paths_in_the_manifest(example_build: Path) -> None:
     for fn in manifest["functions"]:
         assert not os.path.isabs(fn["folder"])
         assert all(not os.path.isabs(file) for file in fn["files"])
+
+
+def test_many_copies_of_the_app_files_are_links_to_one_copy(tmp_path: Path) -> None:
+    # Enough copies for the links to be made by several threads (LINK_BATCH each).
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    for name in ("a.py", "b.py", "c.txt"):
+        (app_dir / name).write_text(f"# {name}\n", "utf-8")
+    outputs = [
+        OutputFile(f"functions/f{index:04}/{name}", copy_from=name)
+        for index in range(1500)
+        for name in ("a.py", "b.py", "c.txt")
+    ]
+    outputs.append(OutputFile("manifest.json", '{"fastsplit_version": "0"}\n'))
+    out = tmp_path / "build"
+    write_build(outputs, out=out, app_dir=app_dir)
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(written) == 4501
+    for name in ("a.py", "b.py", "c.txt"):
+        copies = list(out.glob(f"functions/*/{name}"))
+        assert len(copies) == 1500
+        assert {p.read_text("utf-8") for p in copies} == {f"# {name}\n"}
+        assert {p.stat().st_ino for p in copies} == {copies[0].stat().st_ino}
+        assert {p.stat().st_mode & 0o777 for p in copies} == {0o644}
