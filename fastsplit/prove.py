@@ -318,24 +318,45 @@ def import_chain(name: str, modules: dict[str, dict[str, Any]]) -> tuple[str, ..
 def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir: Path) -> Imports:
     """Sort what the handler's import loaded into application modules (whose files the
     function carries) and third-party packages (whose distributions it needs)."""
-    modules = {m["name"]: m for m in loaded}
+    # Functions of one endpoint module load the same modules, as a rule: sort them once
+    # (the files of the handler's own modules, in its folder, are never in the result).
+    key = tuple(
+        (m["name"], m["file"], tuple(m["path"]), m["importer"])
+        if m["name"] not in OWN_MODULES
+        else (m["name"], None, (), m["importer"])
+        for m in loaded
+    )
+    return _sorted_imports(key, function.slim_include, function.slim_exclude, app_dir)
+
+
+@cache
+def _sorted_imports(
+    loaded: tuple[tuple[str, str | None, tuple[str, ...], str | None], ...],
+    slim_include: tuple[str, ...],
+    slim_exclude: tuple[str, ...],
+    app_dir: Path,
+) -> Imports:
+    modules: dict[str, dict[str, Any]] = {
+        name: {"name": name, "file": file, "path": path, "importer": importer}
+        for name, file, path, importer in loaded
+    }
     own: list[ImportedModule] = []
     files: set[str] = set()
     packages: dict[str, ImportedModule] = {}
-    for name, module in sorted(modules.items()):
+    for name, file, path, _ in sorted(loaded):
         if name in OWN_MODULES or name == "__main__":
             continue
-        kind = _kind(name, module["file"], tuple(module["path"]), app_dir)
+        kind = _kind(name, file, path, app_dir)
         if kind == "own":
             own.append(ImportedModule(name, import_chain(name, modules)))
-            files.update(_module_files(module["file"], app_dir))
+            files.update(_module_files(file, app_dir))
         elif kind == "package":
             key = _package_key(name, modules)
             if key not in packages:
                 chain = import_chain(key if key in modules else name, modules)
                 packages[key] = ImportedModule(key, chain)
-    included, other_include = _named_files(function.slim_include, app_dir)
-    excluded, other_exclude = _named_files(function.slim_exclude, app_dir)
+    included, other_include = _named_files(slim_include, app_dir)
+    excluded, other_exclude = _named_files(slim_exclude, app_dir)
     return Imports(
         modules=tuple(own),
         files=tuple(sorted(files.union(included).difference(excluded))),
@@ -369,7 +390,8 @@ def _distributions(packages: tuple[str, ...]) -> tuple[UsedDistribution, ...]:
 
 
 def _clear_caches() -> None:
-    for cached in (_first_party, _kind, _is_stdlib, _module_files, _distributions, _version):
+    caches = (_sorted_imports, _first_party, _kind, _is_stdlib, _module_files, _distributions)
+    for cached in (*caches, _version):
         cached.cache_clear()
 
 
