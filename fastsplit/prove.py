@@ -116,6 +116,7 @@ def run_probes(
                 }
             )
         (root / "answers").mkdir()
+        prelude_answer = root / "answers" / "prelude.json"
         base = {
             "app_dir": str(app_dir),
             "app_module": plan.spec.module,
@@ -124,7 +125,7 @@ def run_probes(
             "jobs": jobs,
             "timeout": TIMEOUT,
             "states": monolith_states(app_dir),
-            "prelude": str(root / "answers" / "prelude.json"),
+            "prelude": str(prelude_answer),
             "share": share,
         }
         # With fork, one interpreter imports what every handler starts with, then forks.
@@ -132,7 +133,7 @@ def run_probes(
         batches = [requests] if forks else [[request] for request in requests]
         with ThreadPoolExecutor(max_workers=1 if len(batches) == 1 else jobs) as pool:
             problems = list(pool.map(lambda batch: _run({**base, "functions": batch}), batches))
-        prelude = _read_prelude(root / "answers" / "prelude.json")
+        prelude = _read_prelude(prelude_answer)
         answers = {}
         for request, problem in zip(requests, _spread(problems, batches), strict=True):
             answers[request["name"]] = _read_answer(Path(request["answer"]), problem, prelude)

@@ -111,8 +111,7 @@ def _link_all(links: list[tuple[str, str]]) -> None:
     file system, not on Python (a 1,000-route app in full mode makes 400,000)."""
     batches = [links[i : i + LINK_BATCH] for i in range(0, len(links), LINK_BATCH)]
     if len(batches) <= 1:
-        for source, target in links:
-            _link_or_copy(source, target)
+        _link_batch(links)
         return
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, len(batches))) as pool:
         for _ in pool.map(_link_batch, batches):

@@ -56,6 +56,14 @@ def _forget_the_demo_app() -> Iterator[None]:
         del sys.modules[name]
 
 
+def write_demo(root: Path, files: dict[str, str]) -> None:
+    """Write the zygote_demo package (``files``: relative path → text to dedent)."""
+    package = root / "zygote_demo"
+    package.mkdir()
+    for relative, text in files.items():
+        (package / relative).write_text(textwrap.dedent(text), "utf-8")
+
+
 def comparable(answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Answers without what names the temporary folder of a proof (the handler and the
     runtime module)."""
@@ -122,10 +130,7 @@ def test_a_function_that_does_not_load_the_preloaded_modules_is_proven_from_scra
 ) -> None:
     # The first two functions (what the probe learns from) import zygote_demo.common;
     # the last two do not, so the zygote that preloads it cannot prove them.
-    package = tmp_path / "zygote_demo"
-    package.mkdir()
-    for relative, text in APP.items():
-        (package / relative).write_text(textwrap.dedent(text), "utf-8")
+    write_demo(tmp_path, APP)
     shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
     assert shared == fresh
     modules = {
@@ -140,8 +145,6 @@ def test_a_function_that_does_not_load_the_preloaded_modules_is_proven_from_scra
 def test_a_module_that_starts_a_thread_is_not_preloaded(tmp_path: Path) -> None:
     # Forking a process with a second thread can leave its locks held in the children:
     # the zygote that would preload such a module steps aside.
-    package = tmp_path / "zygote_demo"
-    package.mkdir()
     app = dict(APP)
     app["common.py"] += """
         import threading
@@ -149,10 +152,21 @@ def test_a_module_that_starts_a_thread_is_not_preloaded(tmp_path: Path) -> None:
 
         threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
     """
-    for relative, text in app.items():
-        (package / relative).write_text(textwrap.dedent(text), "utf-8")
+    write_demo(tmp_path, app)
     shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
     assert shared == fresh
+
+
+def _router(*routes: tuple[str, int]) -> str:
+    """A router module with one GET route per ``(name, number)``."""
+    text = "from fastapi import APIRouter\n\nrouter = APIRouter()\n"
+    for name, number in routes:
+        text += f"""
+@router.get("/{name}")
+def {name}() -> dict[str, int]:
+    return {{"n": {number}}}
+"""
+    return text
 
 
 TWICE = {
@@ -165,32 +179,8 @@ TWICE = {
         def key_b() -> None:
             return None
     """,
-    "items.py": """
-        from fastapi import APIRouter
-
-        router = APIRouter()
-
-        @router.get("/one")
-        def one() -> dict[str, int]:
-            return {"n": 1}
-
-        @router.get("/two")
-        def two() -> dict[str, int]:
-            return {"n": 2}
-    """,
-    "other.py": """
-        from fastapi import APIRouter
-
-        router = APIRouter()
-
-        @router.get("/three")
-        def three() -> dict[str, int]:
-            return {"n": 3}
-
-        @router.get("/four")
-        def four() -> dict[str, int]:
-            return {"n": 4}
-    """,
+    "items.py": _router(("one", 1), ("two", 2)),
+    "other.py": _router(("three", 3), ("four", 4)),
     "main.py": """
         from fastapi import Depends, FastAPI
 
@@ -212,10 +202,7 @@ def test_functions_of_one_module_proven_in_turn_answer_like_fresh_imports(
     # import loads auth_a, /b's auth_b: a function proven after one that loaded a module
     # its own import does not load is proven again from scratch, and no closure carries
     # the other's module.
-    package = tmp_path / "zygote_demo"
-    package.mkdir()
-    for relative, text in TWICE.items():
-        (package / relative).write_text(textwrap.dedent(text), "utf-8")
+    write_demo(tmp_path, TWICE)
     shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
     assert shared == fresh
     items = [name for name in shared if name.startswith(("get_a_", "get_b_"))]
