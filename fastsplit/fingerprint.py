@@ -26,9 +26,10 @@ def expected_fingerprint(app: SlimApp, routes: list[SlimRoute]) -> dict[str, Any
 # --- OpenAPI ----------------------------------------------------------------------
 
 
-def openapi_operations(app: Any, effective_routes: list[Any]) -> list[str]:
-    """Each route's OpenAPI operations, canonical JSON with every ``$ref`` resolved, so
-    that two apps compare equal when their operations are, whatever their schema names."""
+def openapi_paths(app: Any) -> dict[str, dict[str, Any]]:
+    """Every operation of the app's OpenAPI schema, by path and method (upper case),
+    each with every ``$ref`` resolved, so that two apps compare equal when their
+    operations are, whatever their schema names; and the security schemes it names."""
     from fastapi.openapi.utils import get_openapi
 
     accepted = inspect.signature(get_openapi).parameters
@@ -44,24 +45,26 @@ def openapi_operations(app: Any, effective_routes: list[Any]) -> list[str]:
         # monolith and the rebuilt app both do; it is not what is compared here.
         warnings.simplefilter("ignore")
         schema = get_openapi(**{k: v for k, v in options.items() if k in accepted})
-    paths = schema.get("paths", {})
     components = schema.get("components", {})
-    out = []
-    for route in effective_routes:
-        operations = paths.get(route.path_format, {})
-        found = {}
-        for method in sorted(route.methods):
-            operation = operations.get(method.lower())
-            if operation is None:
-                continue
-            schemes = components.get("securitySchemes", {})
+    schemes = components.get("securitySchemes", {})
+    paths: dict[str, dict[str, Any]] = {}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue  # path-level parameters, summary, ...: not operations
             names = sorted({name for entry in operation.get("security", []) for name in entry})
-            found[method] = {
+            paths.setdefault(path, {})[method.upper()] = {
                 "operation": _resolve_refs(operation, components, ()),
                 "security_schemes": {name: schemes.get(name) for name in names},
             }
-        out.append(json.dumps(found, sort_keys=True, separators=(",", ":")))
-    return out
+    return paths
+
+
+def route_operations(paths: dict[str, dict[str, Any]], route: Any) -> str:
+    """The operations of one effective route in :func:`openapi_paths`, canonical JSON."""
+    operations = paths.get(route.path_format, {})
+    found = {m: operations[m] for m in sorted(route.methods) if m in operations}
+    return json.dumps(found, sort_keys=True, separators=(",", ":"))
 
 
 def _resolve_refs(node: Any, components: dict[str, Any], stack: tuple[str, ...]) -> Any:

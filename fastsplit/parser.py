@@ -21,7 +21,9 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
+from fastsplit.background import Background
 from fastsplit.errors import AppImportError, Diagnostic
+from fastsplit.fingerprint import openapi_paths
 from fastsplit.model import AppSpec, PathParam, Route, RouteKind, SlimApp
 from fastsplit.recipe import Describer, NotRebuildable, describe_routes
 from fastsplit.sources import first_party_modules, list_files
@@ -117,6 +119,26 @@ def describe_app(
     """The app as an :class:`AppSpec`; each API route with its slim recipe unless
     ``recipes`` says the build needs none (every function full: the recipes are a
     baseline FastAPI route per route, the largest part of describing a big app)."""
+    # The whole app's OpenAPI schema (what slim functions' are compared with) is made
+    # on another core while the routes are walked; cancelled if no recipe is wanted.
+    paths = Background(lambda: openapi_paths(app))
+    try:
+        return _describe_app(
+            app, app_ref=app_ref, module=module, app_dir=app_dir, recipes=recipes, paths=paths
+        )
+    finally:
+        paths.cancel()
+
+
+def _describe_app(
+    app: Any,
+    *,
+    app_ref: str,
+    module: ModuleType,
+    app_dir: Path,
+    recipes: Callable[[AppSpec], bool] | None,
+    paths: Background,
+) -> AppSpec:
     module_name, attribute = split_app_ref(app_ref)
     diagnostics: list[Diagnostic] = []
     routes: list[Route] = []
@@ -149,7 +171,8 @@ def describe_app(
         not_slim=not_slim,
     )
     if slim_app is not None and (recipes is None or recipes(spec)):
-        spec = replace(spec, routes=tuple(_with_recipes(describer, app, routes, api_routes)))
+        described = _with_recipes(describer, app, routes, api_routes, paths=paths.result)
+        spec = replace(spec, routes=tuple(described))
     return spec
 
 
@@ -161,11 +184,16 @@ def _slim_app(describer: Describer, app: Any) -> tuple[SlimApp | None, str]:
 
 
 def _with_recipes(
-    describer: Describer, app: Any, routes: list[Route], api_routes: list[tuple[Any, Any]]
+    describer: Describer,
+    app: Any,
+    routes: list[Route],
+    api_routes: list[tuple[Any, Any]],
+    *,
+    paths: Callable[[], dict[str, dict[str, Any]]],
 ) -> list[Route]:
     """The API routes with how slim functions rebuild them (or why they cannot)."""
     try:
-        described = describe_routes(describer, app, routes=api_routes)
+        described = describe_routes(describer, app, routes=api_routes, paths=paths)
     except Exception as exc:  # the user's models can make schema generation fail
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         why = f"the app's OpenAPI schema, which the proof compares, cannot be made ({reason})"

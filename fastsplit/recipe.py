@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from fastsplit.fingerprint import openapi_operations, sort_key, to_json
+from fastsplit.fingerprint import openapi_paths, route_operations, sort_key, to_json
 from fastsplit.model import Call, Const, Dict, Expr, Ref, Seq, SlimApp, SlimRoute
 from fastsplit.sources import is_first_party_file
 
@@ -353,10 +353,16 @@ class Describer:
 
 
 def describe_routes(
-    describer: Describer, app: Any, *, routes: list[tuple[Any, Any]]
+    describer: Describer,
+    app: Any,
+    *,
+    routes: list[tuple[Any, Any]],
+    paths: Callable[[], dict[str, dict[str, Any]]] | None = None,
 ) -> list[SlimRoute | str]:
     """Recipes of ``(original, effective)`` routes of ``app``, each with its OpenAPI
-    operations; a string instead of a recipe says why that route cannot be rebuilt."""
+    operations; a string instead of a recipe says why that route cannot be rebuilt.
+    ``paths`` gives the app's :func:`~fastsplit.fingerprint.openapi_paths` when they
+    are made elsewhere (by default, here)."""
     from dataclasses import replace
 
     described: list[SlimRoute | str] = []
@@ -370,7 +376,10 @@ def describe_routes(
         for (_, effective), d in zip(routes, described, strict=True)
         if isinstance(d, SlimRoute)
     ]
-    operations = iter(openapi_operations(app, rebuildable))
+    if not rebuildable:
+        return described
+    found = paths() if paths is not None else openapi_paths(app)
+    operations = iter([route_operations(found, route) for route in rebuildable])
     return [
         replace(d, openapi=next(operations)) if isinstance(d, SlimRoute) else d for d in described
     ]
