@@ -407,8 +407,9 @@ class Proof:
             # other held stays locked in every child. Prove them without this zygote.
             os._exit(ZYGOTE_FAILED)
         self._note_ran()
-        self.preloaded |= set(sys.modules) - loaded
-        _learn_first_party(self.request)
+        new = set(sys.modules) - loaded
+        self.preloaded |= new
+        _learn_first_party(self.request, new)
 
 
 def _groups(functions: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
@@ -573,9 +574,10 @@ def _first_party(filename: str, request: dict[str, Any]) -> bool:
     return found
 
 
-def _learn_first_party(request: dict[str, Any]) -> None:
-    for module in list(sys.modules.values()):
-        filename = getattr(module, "__file__", None)
+def _learn_first_party(request: dict[str, Any], names: Iterable[str] | None = None) -> None:
+    """Classify the files of the modules ``names`` (by default, all loaded) once."""
+    for name in list(sys.modules) if names is None else names:
+        filename = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(filename, str):
             _first_party(filename, request)
 
@@ -586,8 +588,10 @@ def _failure(message: str) -> dict[str, Any]:
 
 
 def _write(path: str, answer: dict[str, Any]) -> None:
+    # json.dumps, not json.dump: only dumps uses the C encoder (answers are big).
+    text = json.dumps(answer)
     with open(path + ".tmp", "w", encoding="utf-8") as file:
-        json.dump(answer, file)
+        file.write(text)
     os.replace(path + ".tmp", path)
 
 
