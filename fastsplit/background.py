@@ -26,13 +26,14 @@ DELIVERED = 0
 
 
 class Background:
-    """``work()`` running in a forked child; :meth:`result` waits for its value."""
+    """``work()`` running in a forked child; :meth:`result` waits for its value.
+    ``fork=False``: not worth a process (small work), it runs when asked for."""
 
-    def __init__(self, work: Callable[[], Any]) -> None:
+    def __init__(self, work: Callable[[], Any], *, fork: bool = True) -> None:
         self._work = work
         self._pid = 0
         self._file: Any = None
-        if _can_fork():
+        if fork and _can_fork():
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by result/cancel)
             self._pid = os.fork()
             if self._pid == 0:

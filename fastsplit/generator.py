@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsplit import __version__, pysource
+from fastsplit.background import Background
 from fastsplit.errors import BuildError, Diagnostic
 from fastsplit.model import BuildPlan, Call, Const, Expr, Function, Ref
 from fastsplit.model import OutputFile as OutputFile  # defined with the model, used from here
@@ -26,6 +27,8 @@ IMPORTS_FILE = "imports.json"
 # Names a slim handler defines itself: imports of the app's names never take them.
 SLIM_RESERVED = ("app", "handler", "os", "sys", "LambdaFunction", "_FUNCTION_ROOT")
 NOQA = "  # noqa: E402"
+# From this many functions, the manifest and imports.json are made on another core.
+BACKGROUND_DOCUMENTS = 100
 
 
 def runtime_source() -> str:
@@ -48,6 +51,12 @@ def render_build(
     """Every file of ``build/`` for ``platforms`` (names in :data:`PLATFORMS`): Lambda's
     function folders, each platform's deploy configs and projects, and the manifest."""
     outputs: list[OutputFile] = []
+    # The manifest and imports.json (pretty JSON: Python's slow encoder) of a big build
+    # are made in a forked child while the handlers and deploy configs are rendered here.
+    documents = Background(
+        lambda: [render_manifest(plan), render_imports(plan)],
+        fork=len(plan.functions) >= BACKGROUND_DOCUMENTS,
+    )
     if "lambda" in platforms:
         runtime = runtime_source()
         for function in plan.functions:
@@ -64,8 +73,9 @@ def render_build(
             item if isinstance(item, OutputFile) else OutputFile(*item)
             for item in target.render(plan)
         )
-    outputs.append(OutputFile("manifest.json", render_manifest(plan)))
-    outputs.append(OutputFile(IMPORTS_FILE, render_imports(plan)))
+    manifest, imports = documents.result()
+    outputs.append(OutputFile("manifest.json", manifest))
+    outputs.append(OutputFile(IMPORTS_FILE, imports))
     return tuple(sorted(outputs, key=attrgetter("path")))
 
 

@@ -109,3 +109,9 @@ def test_an_openapi_schema_that_cannot_be_made_keeps_routes_full() -> None:
     assert route.slim is None
     assert "the app's OpenAPI schema, which the proof compares, cannot be made" in route.not_slim
     assert "PydanticInvalidForJsonSchema" in route.not_slim
+
+
+def test_fork_false_works_it_out_here_when_asked() -> None:
+    ran = Background(pid_and("small"), fork=False)
+    assert ran._pid == 0
+    assert ran.result() == {"pid": os.getpid(), "value": "small"}

@@ -13,9 +13,11 @@ import subprocess
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fastsplit import generator
 from fastsplit.config import Config
 from fastsplit.generator import IMPORTS_FILE, RUNTIME_MODULE, render_build, runtime_source
 from tests.conftest import APPS, REPO, plan_for
@@ -126,3 +128,27 @@ def test_generated_python_compiles_lints_and_is_formatted(name: str, tmp_path: P
             [*command, *python_files], capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_big_build_renders_the_same_files_with_its_json_made_on_another_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From BACKGROUND_DOCUMENTS functions on, manifest.json and imports.json are made in
+    a forked child (on Linux): the same text, imports.json included."""
+    app_ref, app_dir, config = CASES["example_app"]
+    plan = plan_for(app_ref, app_dir, config, prove=True)
+    here = {out.path: out.text for out in render_build(plan)}
+    children: list[int] = []
+
+    class Recorded(generator.Background):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            children.append(self._pid)
+
+    monkeypatch.setattr(generator, "BACKGROUND_DOCUMENTS", 1)
+    monkeypatch.setattr(generator, "Background", Recorded)
+    forked = {out.path: out.text for out in render_build(plan)}
+    assert forked == here
+    if sys.platform == "linux":  # the one child really ran
+        assert len(children) == 1 and children[0] != 0
+    assert here["manifest.json"] and here[IMPORTS_FILE]
