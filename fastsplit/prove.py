@@ -21,8 +21,8 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import cache
 from importlib import metadata
@@ -50,6 +50,8 @@ PROBE = Path(__file__).with_name("probe.py")
 HANDLER = "handler"
 OWN_MODULES = frozenset({HANDLER, "fastsplit_runtime"})
 TIMEOUT = 300.0
+ARRIVALS = 0.02  # seconds between looks for new answers
+RETRY = "retry"  # fastsplit.probe.RETRY: a placeholder answer, to be replaced
 
 
 def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
@@ -62,23 +64,26 @@ def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
     if plan.spec.module not in sys.modules:
         # The monolith's modules are compared with the rebuilt app's: import them.
         import_module(plan.spec.module, app_dir=app_dir)
-    answers = run_probes(plan, candidates, app_dir=app_dir, jobs=jobs)
+    # Answers are judged as they arrive, while the probe proves the next functions.
+    judged: dict[str, tuple[dict[str, Any], Function]] = {}
+    by_name = {function.name: function for function in candidates}
+
+    def judge(name: str, answer: dict[str, Any]) -> None:
+        judged[name] = answer, _judged(plan, by_name[name], answer, app_dir=app_dir)
+
+    answers = run_probes(plan, candidates, app_dir=app_dir, jobs=jobs, on_answer=judge)
     refused: list[tuple[str, str]] = []
     functions = []
     for function in plan.functions:
-        if function.mode != "slim":
-            functions.append(function)
-            continue
-        answer = answers[function.name]
-        reason = refusal(answer, plan.spec, function)
-        if reason:
-            refused.append((function.routes[0].key, reason))
-            functions.append(
-                replace(function, mode="full", not_slim=reason, slim_include=(), slim_exclude=())
-            )
-        else:
-            imports = record_imports(answer["modules"], function, app_dir=app_dir)
-            functions.append(replace(function, imports=imports))
+        if function.mode == "slim":
+            answer = answers[function.name]
+            seen, proven = judged.get(function.name, (None, function))
+            if seen is not answer:  # not streamed, or replaced since
+                proven = _judged(plan, function, answer, app_dir=app_dir)
+            if proven.mode != "slim":
+                refused.append((function.routes[0].key, proven.not_slim))
+            function = proven
+        functions.append(function)
     diagnostics = {*plan.diagnostics, *not_slim_diagnostics(refused)}
     return replace(
         plan,
@@ -87,15 +92,35 @@ def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
     )
 
 
+def _judged(
+    plan: BuildPlan, function: Function, answer: dict[str, Any], *, app_dir: Path
+) -> Function:
+    """The function proven slim (with what it imports), or made full with the reason."""
+    reason = refusal(answer, plan.spec, function)
+    if reason:
+        return replace(function, mode="full", not_slim=reason, slim_include=(), slim_exclude=())
+    imports = record_imports(answer["modules"], function, app_dir=app_dir)
+    return replace(function, imports=imports)
+
+
 # --- running the probe --------------------------------------------------------------
 
 
 def run_probes(
-    plan: BuildPlan, functions: list[Function], *, app_dir: Path, jobs: int = 0, share: bool = True
+    plan: BuildPlan,
+    functions: list[Function],
+    *,
+    app_dir: Path,
+    jobs: int = 0,
+    share: bool = True,
+    on_answer: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each function's answer from :mod:`fastsplit.probe` (``{"error": ...}`` when the
     handler could not be imported or the probe did not run). ``share=False`` proves
-    every function from scratch, without the probe's shared imports (for comparison)."""
+    every function from scratch, without the probe's shared imports (for comparison).
+    ``on_answer(name, answer)`` sees answers as they arrive, while the probe runs; the
+    answers returned are the last word (an answer can still be replaced after it was
+    seen, when the child that wrote it is killed for taking too long)."""
     jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp:
         root = Path(tmp)
@@ -131,13 +156,72 @@ def run_probes(
         # With fork, one interpreter imports what every handler starts with, then forks.
         forks = hasattr(os, "fork")
         batches = [requests] if forks else [[request] for request in requests]
+        arrivals = _Arrivals(requests, prelude_answer)
         with ThreadPoolExecutor(max_workers=1 if len(batches) == 1 else jobs) as pool:
-            problems = list(pool.map(lambda batch: _run({**base, "functions": batch}), batches))
+            running = [pool.submit(_run, {**base, "functions": batch}) for batch in batches]
+            while on_answer is not None and wait(running, timeout=ARRIVALS).not_done:
+                for arrived in arrivals.new():
+                    on_answer(*arrived)
+            problems = [future.result() for future in running]
         prelude = _read_prelude(prelude_answer)
         answers = {}
         for request, problem in zip(requests, _spread(problems, batches), strict=True):
-            answers[request["name"]] = _read_answer(Path(request["answer"]), problem, prelude)
+            name = request["name"]
+            answers[name] = arrivals.final(name) or _read_answer(
+                Path(request["answer"]), problem, prelude
+            )
     return answers
+
+
+class _Arrivals:
+    """The answers the probe has written so far (each once; "retry" answers are only
+    placeholders, replaced by a proof from scratch)."""
+
+    def __init__(self, requests: list[dict[str, Any]], prelude: Path) -> None:
+        self._waiting = {Path(r["answer"]).name: r["name"] for r in requests}
+        self._folder = prelude.parent
+        self._prelude_path = prelude
+        self._prelude: list[dict[str, Any]] | None = None
+        self._seen: dict[str, tuple[dict[str, Any], Path, tuple[int, int, int]]] = {}
+
+    def new(self) -> list[tuple[str, dict[str, Any]]]:
+        found = []
+        for entry in os.scandir(self._folder):
+            name = self._waiting.get(entry.name)
+            if name is None:
+                continue
+            path = Path(entry.path)
+            try:
+                version = _version_of(path)
+                data = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if RETRY in data:
+                continue
+            if self._prelude is None and data.get("prelude"):
+                self._prelude = _read_prelude(self._prelude_path)
+            answer = _answer(data, "", self._prelude)
+            del self._waiting[entry.name]
+            self._seen[name] = answer, path, version
+            found.append((name, answer))
+        return found
+
+    def final(self, name: str) -> dict[str, Any] | None:
+        """The answer seen for ``name`` if its file is still the one read."""
+        seen = self._seen.get(name)
+        if seen is None:
+            return None
+        answer, path, version = seen
+        try:
+            return answer if _version_of(path) == version else None
+        except OSError:
+            return None
+
+
+def _version_of(path: Path) -> tuple[int, int, int]:
+    """Which answer a file holds: the probe replaces an answer with a new file."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def monolith_states(app_dir: Path) -> dict[str, str]:
@@ -202,6 +286,12 @@ def _read_answer(
         answer: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return {"error": problem or "the proof gave no answer"}
+    return _answer(answer, problem, prelude)
+
+
+def _answer(
+    answer: dict[str, Any], problem: str, prelude: list[dict[str, Any]] | None
+) -> dict[str, Any]:
     if "error" not in answer and "modules" not in answer:
         return {"error": problem or "the proof gave no answer"}
     if answer.pop("prelude", False) and "modules" in answer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -150,5 +151,5 @@ def test_a_big_build_renders_the_same_files_with_its_json_made_on_another_core(
     forked = {out.path: out.text for out in render_build(plan)}
     assert forked == here
     if sys.platform == "linux":  # the one child really ran
-        assert len(children) == 1 and children[0] != 0
+        assert len(children) == 1 and children[0] != 0, threading.enumerate()
     assert here["manifest.json"] and here[IMPORTS_FILE]
