@@ -1,8 +1,8 @@
 """The build-time proof's other half: import slim handlers in fresh interpreters.
 
-Run by :mod:`fastsplit.prove` as ``python -B -P probe.py`` with a JSON request on
-stdin; writes each function's answer to the file the request names. Only the standard
-library is imported before a handler, so the modules a handler's import adds to
+Run by :mod:`fastsplit.prove` as ``python -B -P probe.py RUNTIME_DIR APP_DIR`` with a
+JSON request on stdin; writes each function's answer to the file the request names. Only
+the standard library is imported before a handler, so the modules a handler's import adds to
 ``sys.modules`` are exactly its import closure, and an import hook records who imported
 each of them (the chains ``fastsplit explain`` shows). Then the rebuilt app is described
 with the same code that described the monolith (:mod:`fastsplit.recipe`).
@@ -201,8 +201,10 @@ def replay(
 
 
 def main() -> None:
-    request = json.loads(sys.stdin.read())
-    sys.path[:0] = [request["runtime_dir"], request["app_dir"]]
+    # The prelude first (the runtime module's and the app's folders are the arguments),
+    # then the request: it is written while this process imports fastapi.
+    runtime_dir, app_dir = sys.argv[1:3]
+    sys.path[:0] = [runtime_dir, app_dir]
     before = set(sys.modules)
     recorder = ImportRecorder()
     recorder.install()
@@ -211,11 +213,13 @@ def main() -> None:
     try:
         exec(compile(PRELUDE, "<slim handler prelude>", "exec"), {"__name__": HANDLER})
     except BaseException:
-        for function in request["functions"]:
-            _write(function["answer"], _failure("importing fastapi failed"))
+        failure = _failure("importing fastapi failed")
+        for function in json.loads(sys.stdin.read())["functions"]:
+            _write(function["answer"], failure)
         return
     finally:
         sys.stdout = real_stdout
+    request = json.loads(sys.stdin.read())
     functions = request["functions"]
     if len(functions) == 1:
         (function,) = functions

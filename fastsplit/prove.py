@@ -21,8 +21,9 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from functools import cache
 from importlib import metadata
@@ -122,10 +123,14 @@ def run_probes(
     answers returned are the last word (an answer can still be replaced after it was
     seen, when the child that wrote it is killed for taking too long)."""
     jobs = jobs or os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp:
+    # With fork, one interpreter imports what every handler starts with, then forks:
+    # it starts now, and imports fastapi while the handlers are written.
+    forks = hasattr(os, "fork")
+    with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         (root / "runtime").mkdir()
         (root / "runtime" / "fastsplit_runtime.py").write_text(runtime_source(), "utf-8")
+        first = stack.enter_context(_start(root / "runtime", app_dir)) if forks else None
         requests = []
         for function in functions:
             folder = root / "functions" / function.name
@@ -153,12 +158,10 @@ def run_probes(
             "prelude": str(prelude_answer),
             "share": share,
         }
-        # With fork, one interpreter imports what every handler starts with, then forks.
-        forks = hasattr(os, "fork")
         batches = [requests] if forks else [[request] for request in requests]
         arrivals = _Arrivals(requests, prelude_answer)
         with ThreadPoolExecutor(max_workers=1 if len(batches) == 1 else jobs) as pool:
-            running = [pool.submit(_run, {**base, "functions": batch}) for batch in batches]
+            running = [pool.submit(_run, {**base, "functions": batch}, first) for batch in batches]
             while on_answer is not None and wait(running, timeout=ARRIVALS).not_done:
                 for arrived in arrivals.new():
                     on_answer(*arrived)
@@ -242,24 +245,43 @@ def _endpoint_module(function: Function) -> str:
     return route.endpoint.module if isinstance(route, SlimRoute) else ""
 
 
-def _run(request: dict[str, Any]) -> str:
-    """Run the probe; an empty string, or what went wrong with the probe itself."""
+@contextmanager
+def _start(runtime_dir: Path, app_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """A probe process, importing what every handler starts with until its request
+    comes; killed on the way out if it is still running (the build failed meanwhile)."""
     # -P: the probe's folder (fastsplit's own) must not shadow the app's modules.
-    command = [sys.executable, "-B", "-P", str(PROBE)]
+    command = [sys.executable, "-B", "-P", str(PROBE), str(runtime_dir), str(app_dir)]
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _run(request: dict[str, Any], process: subprocess.Popen[str] | None = None) -> str:
+    """Send the probe (``process``, or a new one) its request and wait for it: an empty
+    string, or what went wrong with the probe itself."""
+    if process is None:
+        runtime_dir, app_dir = Path(request["runtime_dir"]), Path(request["app_dir"])
+        with _start(runtime_dir, app_dir) as started:
+            return _run(request, started)
     rounds = len(request["functions"]) // request["jobs"] + 2
     try:
-        result = subprocess.run(
-            command,
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT * rounds,
-            check=False,
-        )
+        _, stderr = process.communicate(json.dumps(request), timeout=TIMEOUT * rounds)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         return "the proof timed out"
-    if result.returncode != 0:
-        lines = (result.stderr.strip() or "no output").splitlines()
+    if process.returncode != 0:
+        lines = (stderr.strip() or "no output").splitlines()
         return f"the proof process failed: {lines[-1]}"
     return ""
 

@@ -148,12 +148,19 @@ def test_a_module_that_starts_a_thread_is_not_preloaded(tmp_path: Path) -> None:
     app = dict(APP)
     app["common.py"] += """
         import threading
-        import time
 
-        threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+        STOP = threading.Event()
+        THREAD = threading.Thread(target=STOP.wait, daemon=True)
+        THREAD.start()
     """
     write_demo(tmp_path, app)
-    shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
+    try:
+        shared, fresh = both_ways("zygote_demo.main:app", tmp_path)
+    finally:  # the thread started here, in the test's process too: no later test forks
+        common = sys.modules.get("zygote_demo.common")
+        if common is not None:
+            common.STOP.set()
+            common.THREAD.join()
     assert shared == fresh
 
 
