@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fastsplit import __version__
+from fastsplit.background import Background
 from fastsplit.cli_local import print_json, progress_bar
 from fastsplit.cli_local import register as register_local_commands
 from fastsplit.config import Config, load_config
@@ -35,6 +36,8 @@ app = typer.Typer(
 )
 out_console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# From this many functions, `build` lays its table out on another core (fastsplit.background).
+BACKGROUND_TABLE = 100
 
 AppArg = Annotated[
     str | None,
@@ -194,9 +197,21 @@ def build(
     plan = with_target_diagnostics(plan, platforms=platforms)
     _stop_on_problems(plan.diagnostics, strict=strict)
     outputs = render_build(plan, platforms=platforms)
-    _run(lambda: write_build(outputs, out=config.out, app_dir=config.app_dir))
+    # A big build's table (rich takes a while over a thousand rows) is laid out on
+    # another core while the build is written, and printed once it is.
+    table = None
+    if not as_json and len(plan.functions) >= BACKGROUND_TABLE:
+        table = Background(lambda: _captured(_functions_table(plan)))
+    try:
+        _run(lambda: write_build(outputs, out=config.out, app_dir=config.app_dir))
+    except BaseException:
+        if table is not None:
+            table.cancel()
+        raise
     if as_json:
         print_json(manifest_data(plan))
+    elif table is not None:
+        out_console.file.write(table.result())
     else:
         out_console.print(_functions_table(plan))
     _finish(plan.diagnostics, strict=strict, quiet=as_json)
@@ -389,14 +404,11 @@ def _plan_with_config(
         check_out_dir(config.out)
     # Importing the app must not write __pycache__ folders into the user's tree.
     sys.dont_write_bytecode = True
-    # What is loaded now (and the app, below) lives until the command ends: the garbage
-    # collector's full passes, which would walk all of it again and again (over a second
-    # on a 1,000-route app), leave it out.
-    gc.freeze()
+    _freeze_heap()
     spec = load_app_spec(
         config.app, app_dir=config.app_dir, recipes=lambda spec: wants_slim(spec, config)
     )
-    gc.freeze()
+    _freeze_heap()
     plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir)
     return plan, config
 
@@ -487,6 +499,13 @@ def _routes_table(plan: BuildPlan) -> Table:
     return table
 
 
+def _captured(table: Table) -> str:
+    """What printing ``table`` on the output console writes (with its colours)."""
+    with out_console.capture() as capture:
+        out_console.print(table)
+    return capture.get()
+
+
 def _functions_table(plan: BuildPlan) -> Table:
     table = Table(title="Functions", title_justify="left")
     table.add_column("Function", no_wrap=True)
@@ -508,5 +527,19 @@ def _functions_table(plan: BuildPlan) -> Table:
 register_local_commands(app)  # serve, invoke, verify
 
 
+_FREEZE = False  # set by main(): only a process that runs one command freezes its heap
+
+
+def _freeze_heap() -> None:
+    """What is loaded now (fastsplit, FastAPI, then the app) lives until the command
+    ends: keep it out of the garbage collector's full passes, which would walk all of it
+    again and again (over a second on a 1,000-route app). Not in a process that goes on
+    to other work (tests run commands in-process), where it would keep garbage alive."""
+    if _FREEZE:
+        gc.freeze()
+
+
 def main() -> None:
+    global _FREEZE
+    _FREEZE = True
     app()

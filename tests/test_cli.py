@@ -14,13 +14,15 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from fastsplit import __version__
+from fastsplit import __version__, cli
 from fastsplit.cli import app
 from fastsplit.config import Config
+from fastsplit.errors import BuildError
 from fastsplit.generator import manifest_data
 from tests.conftest import APPS, plan_for
 
@@ -400,6 +402,55 @@ def test_build_writes_deploy_files_and_a_handler_per_function(tmp_path: Path) ->
     assert sorted(p.name for p in (out / "functions").iterdir()) == sorted(names)
     assert stderr_lines(result)[-1] == f"Built 4 functions into {out}/"
     assert "get_hello_name" in result.stdout
+
+
+def test_a_big_builds_table_laid_out_on_another_core_prints_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = build("routers_tree:app", tmp_path / "here")
+    children: list[int] = []
+
+    class Recorded(cli.Background):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            children.append(self._pid)
+
+    monkeypatch.setattr(cli, "BACKGROUND_TABLE", 1)
+    monkeypatch.setattr(cli, "Background", Recorded)
+    forked = build("routers_tree:app", tmp_path / "forked")
+    assert forked.exit_code == here.exit_code == 0, forked.output
+    assert forked.stdout == here.stdout
+    assert forked.stdout.startswith("Functions")
+    assert len(children) == 1
+    if sys.platform == "linux":  # the child really laid it out
+        assert children[0] != 0
+
+
+def test_a_failed_write_stops_the_table_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[cli.Background, int]] = []
+
+    class Recorded(cli.Background):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append((self, self._pid))
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise BuildError("cannot write --out out: No space left on device; choose another --out")
+
+    monkeypatch.setattr(cli, "BACKGROUND_TABLE", 1)
+    monkeypatch.setattr(cli, "Background", Recorded)
+    monkeypatch.setattr(cli, "write_build", full_disk)
+    result = build("minimal:app", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert "Functions" not in result.stdout
+    ((table, pid),) = started
+    assert table._pid == 0  # cancelled
+    if pid:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # and reaped
 
 
 def test_build_json_prints_the_manifest(tmp_path: Path) -> None:
