@@ -24,7 +24,7 @@ from fastsplit.model import BuildPlan
 from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
 from fastsplit.planner import NOT_SLIM, plan_build, wants_slim
-from fastsplit.prove import prove_plan
+from fastsplit.prove import proof_ahead, prove_plan
 from fastsplit.writer import check_out_dir, write_build
 
 app = typer.Typer(
@@ -405,11 +405,14 @@ def _plan_with_config(
     # Importing the app must not write __pycache__ folders into the user's tree.
     sys.dont_write_bytecode = True
     _freeze_heap()
-    spec = load_app_spec(
-        config.app, app_dir=config.app_dir, recipes=lambda spec: wants_slim(spec, config)
-    )
-    _freeze_heap()
-    plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir)
+    # The proof's probe starts first: it imports what every slim handler starts with
+    # while this process imports and describes the app (stopped if nothing is slim).
+    with proof_ahead(config.app_dir) as ahead:
+        spec = load_app_spec(
+            config.app, app_dir=config.app_dir, recipes=lambda spec: wants_slim(spec, config)
+        )
+        _freeze_heap()
+        plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir, ahead=ahead)
     return plan, config
 
 

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -55,8 +55,11 @@ ARRIVALS = 0.02  # seconds between looks for new answers
 RETRY = "retry"  # fastsplit.probe.RETRY: a placeholder answer, to be replaced
 
 
-def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
-    """The plan with every slim function proven (and its imports recorded) or made full."""
+def prove_plan(
+    plan: BuildPlan, *, app_dir: Path, jobs: int = 0, ahead: ProofAhead | None = None
+) -> BuildPlan:
+    """The plan with every slim function proven (and its imports recorded) or made full;
+    ``ahead``: the proof's folder and probe, started before the app was described."""
     candidates = [f for f in plan.functions if f.mode == "slim"]
     if not candidates:
         return plan
@@ -72,7 +75,7 @@ def prove_plan(plan: BuildPlan, *, app_dir: Path, jobs: int = 0) -> BuildPlan:
     def judge(name: str, answer: dict[str, Any]) -> None:
         judged[name] = answer, _judged(plan, by_name[name], answer, app_dir=app_dir)
 
-    answers = run_probes(plan, candidates, app_dir=app_dir, jobs=jobs, on_answer=judge)
+    answers = run_probes(plan, candidates, app_dir=app_dir, jobs=jobs, on_answer=judge, ahead=ahead)
     refused: list[tuple[str, str]] = []
     functions = []
     for function in plan.functions:
@@ -115,6 +118,7 @@ def run_probes(
     jobs: int = 0,
     share: bool = True,
     on_answer: Callable[[str, dict[str, Any]], None] | None = None,
+    ahead: ProofAhead | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each function's answer from :mod:`fastsplit.probe` (``{"error": ...}`` when the
     handler could not be imported or the probe did not run). ``share=False`` proves
@@ -123,14 +127,12 @@ def run_probes(
     answers returned are the last word (an answer can still be replaced after it was
     seen, when the child that wrote it is killed for taking too long)."""
     jobs = jobs or os.cpu_count() or 1
-    # With fork, one interpreter imports what every handler starts with, then forks:
-    # it starts now, and imports fastapi while the handlers are written.
-    forks = hasattr(os, "fork")
-    with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp, ExitStack() as stack:
-        root = Path(tmp)
-        (root / "runtime").mkdir()
-        (root / "runtime" / "fastsplit_runtime.py").write_text(runtime_source(), "utf-8")
-        first = stack.enter_context(_start(root / "runtime", app_dir)) if forks else None
+    with ExitStack() as stack:
+        if ahead is None or ahead.used:
+            ahead = stack.enter_context(proof_ahead(app_dir))
+        ahead.used = True
+        root, first = ahead.root, ahead.process
+        forks = first is not None
         requests = []
         for function in functions:
             folder = root / "functions" / function.name
@@ -243,6 +245,34 @@ def _endpoint_module(function: Function) -> str:
     the functions that share it."""
     route = function.routes[0].slim
     return route.endpoint.module if isinstance(route, SlimRoute) else ""
+
+
+@dataclass
+class ProofAhead:
+    """The proof's folder (with the runtime module) and, where there is fork, the probe
+    process that proves every function, already importing what every handler starts
+    with. Used by one proof."""
+
+    root: Path
+    process: subprocess.Popen[str] | None
+    used: bool = False
+
+
+@contextmanager
+def proof_ahead(app_dir: Path) -> Iterator[ProofAhead]:
+    """Start the proof: its probe imports fastapi while the caller goes on (describing
+    the app, writing the handlers). Everything is removed, and the probe stopped, on
+    the way out."""
+    with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp, ExitStack() as stack:
+        root = Path(tmp)
+        (root / "runtime").mkdir()
+        (root / "runtime" / "fastsplit_runtime.py").write_text(runtime_source(), "utf-8")
+        # With fork, one interpreter imports what every handler starts with, then forks;
+        # without, every function gets its own process (started as it is proven).
+        process = None
+        if hasattr(os, "fork"):
+            process = stack.enter_context(_start(root / "runtime", app_dir.resolve()))
+        yield ProofAhead(root, process)
 
 
 @contextmanager

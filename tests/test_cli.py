@@ -13,13 +13,14 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from fastsplit import __version__, cli
+from fastsplit import __version__, cli, prove
 from fastsplit.cli import app
 from fastsplit.config import Config
 from fastsplit.errors import BuildError
@@ -451,6 +452,27 @@ def test_a_failed_write_stops_the_table_child(
     if pid:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # and reaped
+
+
+def test_the_probe_started_ahead_is_stopped_when_the_app_does_not_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[subprocess.Popen[str]] = []
+    real_start = prove._start
+
+    @contextmanager
+    def recorded(*args: Any) -> Iterator[subprocess.Popen[str]]:
+        with real_start(*args) as process:
+            started.append(process)
+            yield process
+
+    monkeypatch.setattr(prove, "_start", recorded)
+    result = build("bad_import:app", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "DATABASE_URL is not set" in result.stderr
+    if hasattr(os, "fork"):
+        (process,) = started
+        assert process.returncode is not None  # stopped and reaped
 
 
 def test_build_json_prints_the_manifest(tmp_path: Path) -> None:
