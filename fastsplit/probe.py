@@ -496,6 +496,11 @@ def _prove(
     """Import the function's handler, then describe what it loaded and the rebuilt app
     (the answer :func:`fastsplit.prove.refusal` judges). ``shared``: the child of a
     zygote, whose preloaded modules the replay accounts for."""
+    # Each function's folder is written here, by the process that proves it: a thousand
+    # folders cost the parent, which would write them one after the other, a while.
+    os.makedirs(function["dir"], exist_ok=True)
+    with open(os.path.join(function["dir"], HANDLER + ".py"), "w", encoding="utf-8") as file:
+        file.write(function["source"])
     sys.path[0] = function["dir"]
     real_stdout = sys.stdout
     sys.stdout = sys.stderr

@@ -135,14 +135,13 @@ def run_probes(
         forks = first is not None
         requests = []
         for function in functions:
-            folder = root / "functions" / function.name
-            folder.mkdir(parents=True)
-            (folder / "handler.py").write_text(render_handler(plan, function), "utf-8")
             answer = root / "answers" / f"{function.name}.json"
             requests.append(
                 {
                     "name": function.name,
-                    "dir": str(folder),
+                    # The probe writes the handler into its folder as it proves it.
+                    "dir": str(root / "functions" / function.name),
+                    "source": render_handler(plan, function),
                     "answer": str(answer),
                     "group": _endpoint_module(function),
                 }
