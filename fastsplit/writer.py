@@ -11,9 +11,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from fastsplit.errors import BuildError
 from fastsplit.generator import OutputFile
@@ -70,6 +71,7 @@ def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> N
     # files, where pathlib's joins alone cost seconds.
     root = str(staging)
     copies: dict[str, str] = {}
+    texts: dict[str, str] = {}  # text → the first file written with it
     links: list[tuple[str, str]] = []
     made: set[str] = set()
     for output in outputs:
@@ -81,9 +83,10 @@ def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> N
                 made.add(parent)
                 parent = os.path.dirname(parent)
         if output.text is not None:
-            with open(target, "wb") as file:
-                file.write(output.text.encode("utf-8"))
-            os.chmod(target, 0o644)
+            # Every slim function carries the same runtime module: written once, linked.
+            written = texts.setdefault(output.text, target)
+            if written != target:
+                links.append((written, target))
         elif output.copy_from is not None:
             first = copies.get(output.copy_from)
             if first is None:
@@ -96,26 +99,35 @@ def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> N
                 # Every function carries the same app files: link the first copy
                 # instead of copying again (large apps have thousands of them).
                 links.append((first, target))
-    _link_all(links)
+    _in_batches(_write_texts, [(target, text) for text, target in texts.items()])
+    _in_batches(_link_batch, links)
     # Folders get 0755 whatever the umask, like the files get 0644. (Every folder is one
     # made above: walking the tree instead costs seconds for a thousand functions.)
     for folder in made:
         os.chmod(folder, 0o755)
 
 
-LINK_BATCH = 2000
+BATCH = 2000
 
 
-def _link_all(links: list[tuple[str, str]]) -> None:
-    """Make the links, a few threads at a time: each is a system call that waits on the
-    file system, not on Python (a 1,000-route app in full mode makes 400,000)."""
-    batches = [links[i : i + LINK_BATCH] for i in range(0, len(links), LINK_BATCH)]
+def _in_batches(work: Callable[[list[Any]], None], items: list[Any]) -> None:
+    """Run ``work`` over ``items`` in batches, a few threads at a time: writing a file or
+    making a link is a system call that waits on the file system, not on Python (a
+    1,000-route app in full mode makes 400,000 links)."""
+    batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
     if len(batches) <= 1:
-        _link_batch(links)
+        work(items)
         return
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, len(batches))) as pool:
-        for _ in pool.map(_link_batch, batches):
+        for _ in pool.map(work, batches):
             pass  # re-raises the first error
+
+
+def _write_texts(texts: list[tuple[str, str]]) -> None:
+    for target, text in texts:
+        with open(target, "wb") as file:
+            file.write(text.encode("utf-8"))
+        os.chmod(target, 0o644)
 
 
 def _link_batch(links: list[tuple[str, str]]) -> None:

@@ -318,7 +318,7 @@ def test_no_absolute_paths_in_the_manifest(example_build: Path) -> None:
 
 
 def test_many_copies_of_the_app_files_are_links_to_one_copy(tmp_path: Path) -> None:
-    # Enough copies for the links to be made by several threads (LINK_BATCH each).
+    # Enough copies for the links to be made by several threads (BATCH each).
     app_dir = tmp_path / "app"
     app_dir.mkdir()
     for name in ("a.py", "b.py", "c.txt"):
@@ -339,3 +339,25 @@ def test_many_copies_of_the_app_files_are_links_to_one_copy(tmp_path: Path) -> N
         assert {p.read_text("utf-8") for p in copies} == {f"# {name}\n"}
         assert {p.stat().st_ino for p in copies} == {copies[0].stat().st_ino}
         assert {p.stat().st_mode & 0o777 for p in copies} == {0o644}
+
+
+def test_many_generated_files_are_written_and_identical_ones_linked(tmp_path: Path) -> None:
+    # Enough files for several threads (BATCH each): each handler its own text, the
+    # runtime module the same text in every function (one file, linked).
+    outputs = [
+        OutputFile(f"functions/f{index:04}/{name}", text)
+        for index in range(2500)
+        for name, text in (("handler.py", f"# handler {index}\n"), ("runtime.py", "# same\n"))
+    ]
+    outputs.append(OutputFile("manifest.json", '{"fastsplit_version": "0"}\n'))
+    out = tmp_path / "build"
+    write_build(outputs, out=out, app_dir=tmp_path)
+    handlers = sorted(out.glob("functions/*/handler.py"))
+    assert [p.read_text("utf-8") for p in handlers] == [f"# handler {i}\n" for i in range(2500)]
+    runtimes = list(out.glob("functions/*/runtime.py"))
+    assert len(runtimes) == 2500
+    assert {p.read_text("utf-8") for p in runtimes} == {"# same\n"}
+    assert {p.stat().st_ino for p in runtimes} == {runtimes[0].stat().st_ino}
+    assert len({p.stat().st_ino for p in handlers}) == 2500
+    files = [*handlers, *runtimes, out / "manifest.json"]
+    assert {p.stat().st_mode & 0o777 for p in files} == {0o644}
