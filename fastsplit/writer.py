@@ -110,11 +110,11 @@ def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> N
 BATCH = 2000
 
 
-def _in_batches(work: Callable[[list[Any]], None], items: list[Any]) -> None:
+def _in_batches(work: Callable[[list[Any]], None], items: list[Any], *, size: int = BATCH) -> None:
     """Run ``work`` over ``items`` in batches, a few threads at a time: writing a file or
     making a link is a system call that waits on the file system, not on Python (a
     1,000-route app in full mode makes 400,000 links)."""
-    batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
     if len(batches) <= 1:
         work(items)
         return
@@ -156,4 +156,24 @@ def swap_in(staging: Path, out: Path) -> None:
     except BaseException:
         os.replace(previous, out)
         raise
-    shutil.rmtree(previous, ignore_errors=True)
+    remove_tree(previous)
+
+
+def remove_tree(folder: Path) -> None:
+    """``shutil.rmtree(folder)``, the function folders of a big build by a few threads
+    (unlinking a file waits on the file system, not on Python)."""
+    functions = folder / "functions"
+    try:
+        inner = [entry.path for entry in os.scandir(functions) if entry.is_dir()]
+    except OSError:
+        inner = []
+    _in_batches(_remove_folders, inner, size=REMOVE_BATCH)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+REMOVE_BATCH = 100  # function folders per thread's batch
+
+
+def _remove_folders(folders: list[str]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

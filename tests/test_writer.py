@@ -13,7 +13,7 @@ import pytest
 from fastsplit.config import Config
 from fastsplit.errors import BuildError, FastsplitError
 from fastsplit.generator import OutputFile, render_build
-from fastsplit.writer import check_out_dir, is_fastsplit_output, write_build
+from fastsplit.writer import check_out_dir, is_fastsplit_output, remove_tree, write_build
 from tests.conftest import APPS, REPO, build_to, plan_for
 
 
@@ -361,3 +361,17 @@ def test_many_generated_files_are_written_and_identical_ones_linked(tmp_path: Pa
     assert len({p.stat().st_ino for p in handlers}) == 2500
     files = [*handlers, *runtimes, out / "manifest.json"]
     assert {p.stat().st_mode & 0o777 for p in files} == {0o644}
+
+
+def test_remove_tree_removes_a_big_build_and_anything_else(tmp_path: Path) -> None:
+    build = tmp_path / "old"
+    for index in range(250):  # more than one thread's batch of function folders
+        folder = build / "functions" / f"f{index}" / "pkg"
+        folder.mkdir(parents=True)
+        (folder / "mod.py").write_text("x = 1\n", "utf-8")
+        (folder.parent / "handler.py").write_text("", "utf-8")
+    (build / "functions" / "stray.txt").write_text("not a folder", "utf-8")
+    (build / "manifest.json").write_text("{}", "utf-8")
+    remove_tree(build)
+    assert not build.exists()
+    remove_tree(tmp_path / "missing")  # nothing there: nothing to do
