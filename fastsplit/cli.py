@@ -24,7 +24,8 @@ from fastsplit.model import BuildPlan
 from fastsplit.packager.deps import GLIBC, MACHINE, Target, default_cache_dir
 from fastsplit.parser import load_app_spec
 from fastsplit.planner import NOT_SLIM, plan_build, wants_slim
-from fastsplit.prove import proof_ahead, prove_plan
+from fastsplit.proof_io import proof_ahead
+from fastsplit.prove import prove_plan
 from fastsplit.writer import check_out_dir, write_build
 
 app = typer.Typer(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from fastsplit import __version__, cli, prove
+from fastsplit import __version__, cli, proof_io
 from fastsplit.cli import app
 from fastsplit.config import Config
 from fastsplit.errors import BuildError
@@ -458,7 +458,7 @@ def test_the_probe_started_ahead_is_stopped_when_the_app_does_not_import(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[subprocess.Popen[str]] = []
-    real_start = prove._start
+    real_start = proof_io._start
 
     @contextmanager
     def recorded(*args: Any) -> Iterator[subprocess.Popen[str]]:
@@ -466,7 +466,7 @@ def test_the_probe_started_ahead_is_stopped_when_the_app_does_not_import(
             started.append(process)
             yield process
 
-    monkeypatch.setattr(prove, "_start", recorded)
+    monkeypatch.setattr(proof_io, "_start", recorded)
     result = build("bad_import:app", tmp_path / "out")
     assert result.exit_code == 1
     assert "DATABASE_URL is not set" in result.stderr

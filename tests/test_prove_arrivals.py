@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastsplit.prove import _Arrivals, prove_plan, run_probes
+from fastsplit.proof_io import Arrivals
+from fastsplit.prove import prove_plan, run_probes
 from tests.conftest import APPS, plan_for
 
 PRELUDE = [{"name": "fastapi", "file": "/x/fastapi/__init__.py", "path": [], "importer": None}]
@@ -25,10 +26,10 @@ def answer(importer: str) -> dict[str, Any]:
     return {"app": {}, "routes": [], "modules": [module], "prelude": True, "state": {}}
 
 
-def arrivals(tmp_path: Path) -> _Arrivals:
+def arrivals(tmp_path: Path) -> Arrivals:
     write(tmp_path / "prelude.json", {"modules": PRELUDE})
     requests = [{"name": n, "answer": str(tmp_path / f"{n}.json")} for n in ("a", "b")]
-    return _Arrivals(requests, tmp_path / "prelude.json")
+    return Arrivals(requests, tmp_path / "prelude.json")
 
 
 def test_each_answer_arrives_once_with_the_prelude_merged(tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_judging_as_answers_arrive_gives_the_plan_of_judging_at_the_end(
     # /mode falls back to full in the proof (the app module changes what it reads).
     plan = plan_for("slimapp.configured:app", APPS, prove=False)
     streamed = prove_plan(plan, app_dir=APPS)
-    monkeypatch.setattr("fastsplit.prove._Arrivals.new", lambda self: [])
+    monkeypatch.setattr("fastsplit.proof_io.Arrivals.new", lambda self: [])
     at_the_end = prove_plan(plan, app_dir=APPS)
     assert streamed == at_the_end
     assert any(f.mode == "slim" for f in streamed.functions)
