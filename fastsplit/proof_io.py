@@ -28,6 +28,8 @@ class ProofAhead:
     with. Used by one proof."""
 
     root: Path
+    app_dir: Path
+    """The folder the probe imports the app from (resolved)."""
     process: subprocess.Popen[str] | None
     used: bool = False
 
@@ -43,10 +45,11 @@ def proof_ahead(app_dir: Path) -> Iterator[ProofAhead]:
         (root / "runtime" / "fastsplit_runtime.py").write_text(runtime_source(), "utf-8")
         # With fork, one interpreter imports what every handler starts with, then forks;
         # without, every function gets its own process (started as it is proven).
+        app_dir = app_dir.resolve()
         process = None
         if hasattr(os, "fork"):
-            process = stack.enter_context(_start(root / "runtime", app_dir.resolve()))
-        yield ProofAhead(root, process)
+            process = stack.enter_context(_start(root / "runtime", app_dir))
+        yield ProofAhead(root, app_dir, process)
 
 
 @contextmanager

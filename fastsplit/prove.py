@@ -133,7 +133,7 @@ def run_probes(
     seen, when the child that wrote it is killed for taking too long)."""
     jobs = jobs or os.cpu_count() or 1
     with ExitStack() as stack:
-        if ahead is None or ahead.used:
+        if ahead is None or ahead.used or ahead.app_dir != app_dir.resolve():
             ahead = stack.enter_context(proof_ahead(app_dir))
         ahead.used = True
         root, first = ahead.root, ahead.process

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastsplit.proof_io import Arrivals
+from fastsplit.proof_io import Arrivals, proof_ahead
 from fastsplit.prove import prove_plan, run_probes
 from tests.conftest import APPS, plan_for
 
@@ -86,3 +86,18 @@ def test_judging_as_answers_arrive_gives_the_plan_of_judging_at_the_end(
     assert streamed == at_the_end
     assert any(f.mode == "slim" for f in streamed.functions)
     assert any("monolith" in f.not_slim for f in streamed.functions if f.mode == "full")
+
+
+def test_a_proof_started_ahead_is_used_once_and_only_for_its_app_folder(
+    tmp_path: Path,
+) -> None:
+    plan = plan_for("slimapp.main:app", APPS, prove=False)
+    with proof_ahead(tmp_path) as elsewhere:  # started for another folder: not used
+        first = prove_plan(plan, app_dir=APPS, ahead=elsewhere)
+        assert not elsewhere.used
+    with proof_ahead(APPS) as ahead:
+        second = prove_plan(plan, app_dir=APPS, ahead=ahead)
+        assert ahead.used
+        third = prove_plan(plan, app_dir=APPS, ahead=ahead)  # used up: a new probe
+    assert first == second == third
+    assert any(f.mode == "slim" for f in first.functions)
