@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -69,7 +70,7 @@ class Background:
         if self._pid:
             pid, self._pid = self._pid, 0
             try:
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
             finally:
                 os.waitpid(pid, 0)
                 self._file.close()

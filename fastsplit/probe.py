@@ -210,17 +210,19 @@ def main() -> None:
     recorder.install()
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # the application may print while it is imported
+    failure = None
     try:
         exec(compile(PRELUDE, "<slim handler prelude>", "exec"), {"__name__": HANDLER})
     except BaseException:
         failure = _failure("importing fastapi failed")
-        for function in json.loads(sys.stdin.read())["functions"]:
-            _write(function["answer"], failure)
-        return
     finally:
         sys.stdout = real_stdout
     request = json.loads(sys.stdin.read())
     functions = request["functions"]
+    if failure is not None:
+        for function in functions:
+            _write(function["answer"], failure)
+        return
     if len(functions) == 1:
         (function,) = functions
         _write(function["answer"], _prove(function, request, recorder, before))

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from fastsplit.generator import runtime_source
+from fastsplit.probe import RETRY
 
 PROBE = Path(__file__).with_name("probe.py")
 TIMEOUT = 300.0
-RETRY = "retry"  # fastsplit.probe.RETRY: a placeholder answer, to be replaced
 
 
 @dataclass

@@ -6,9 +6,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
+from fastsplit.background import Background
 from fastsplit.config import Config
 from fastsplit.generator import render_build
 from fastsplit.model import BuildPlan
@@ -29,6 +32,22 @@ def plan_for(
     spec = load_app_spec(app_ref, app_dir=app_dir)
     plan = plan_build(spec, config or Config(app=app_ref, app_dir=app_dir))
     return prove_plan(plan, app_dir=app_dir) if prove else plan
+
+
+def record_backgrounds(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType
+) -> list[tuple[Background, int]]:
+    """Make ``module.Background`` note each one started, with its child's pid (0: the
+    work runs in this process)."""
+    started: list[tuple[Background, int]] = []
+
+    class Recorded(Background):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append((self, self._pid))
+
+    monkeypatch.setattr(module, "Background", Recorded)
+    return started
 
 
 def build_to(out: Path, app_ref: str, app_dir: Path = APPS, config: Config | None = None) -> Path:

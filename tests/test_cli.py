@@ -25,7 +25,7 @@ from fastsplit.cli import app
 from fastsplit.config import Config
 from fastsplit.errors import BuildError
 from fastsplit.generator import manifest_data
-from tests.conftest import APPS, plan_for
+from tests.conftest import APPS, plan_for, record_backgrounds
 
 runner = CliRunner()
 
@@ -409,39 +409,25 @@ def test_a_big_builds_table_laid_out_on_another_core_prints_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     here = build("routers_tree:app", tmp_path / "here")
-    children: list[int] = []
-
-    class Recorded(cli.Background):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            children.append(self._pid)
-
     monkeypatch.setattr(cli, "BACKGROUND_TABLE", 1)
-    monkeypatch.setattr(cli, "Background", Recorded)
+    started = record_backgrounds(monkeypatch, cli)
     forked = build("routers_tree:app", tmp_path / "forked")
     assert forked.exit_code == here.exit_code == 0, forked.output
     assert forked.stdout == here.stdout
     assert forked.stdout.startswith("Functions")
-    assert len(children) == 1
+    assert len(started) == 1
     if sys.platform == "linux":  # the child really laid it out
-        assert children[0] != 0
+        assert started[0][1] != 0
 
 
 def test_a_failed_write_stops_the_table_child(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[tuple[cli.Background, int]] = []
-
-    class Recorded(cli.Background):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            started.append((self, self._pid))
-
     def full_disk(*args: Any, **kwargs: Any) -> None:
         raise BuildError("cannot write --out out: No space left on device; choose another --out")
 
     monkeypatch.setattr(cli, "BACKGROUND_TABLE", 1)
-    monkeypatch.setattr(cli, "Background", Recorded)
+    started = record_backgrounds(monkeypatch, cli)
     monkeypatch.setattr(cli, "write_build", full_disk)
     result = build("minimal:app", tmp_path / "out")
     assert result.exit_code == 1

@@ -14,14 +14,13 @@ import sys
 import threading
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fastsplit import generator
 from fastsplit.config import Config
 from fastsplit.generator import IMPORTS_FILE, RUNTIME_MODULE, render_build, runtime_source
-from tests.conftest import APPS, REPO, plan_for
+from tests.conftest import APPS, REPO, plan_for, record_backgrounds
 
 GOLDEN = Path(__file__).with_name("golden")
 
@@ -139,17 +138,10 @@ def test_a_big_build_renders_the_same_files_with_its_json_made_on_another_core(
     app_ref, app_dir, config = CASES["example_app"]
     plan = plan_for(app_ref, app_dir, config, prove=True)
     here = {out.path: out.text for out in render_build(plan)}
-    children: list[int] = []
-
-    class Recorded(generator.Background):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            children.append(self._pid)
-
     monkeypatch.setattr(generator, "BACKGROUND_DOCUMENTS", 1)
-    monkeypatch.setattr(generator, "Background", Recorded)
+    started = record_backgrounds(monkeypatch, generator)
     forked = {out.path: out.text for out in render_build(plan)}
     assert forked == here
     if sys.platform == "linux":  # the one child really ran
-        assert len(children) == 1 and children[0] != 0, threading.enumerate()
+        assert len(started) == 1 and started[0][1] != 0, threading.enumerate()
     assert here["manifest.json"] and here[IMPORTS_FILE]
