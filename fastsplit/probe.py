@@ -55,7 +55,9 @@ from __future__ import annotations
 import builtins
 import gc
 import importlib
+import importlib.util
 import json
+import linecache
 import os
 import signal
 import sys
@@ -152,6 +154,32 @@ class ImportRecorder:
         return None
 
 
+class HandlerSource:
+    """Serves the module ``handler`` from the function's rendered source, as if it were
+    the ``handler.py`` at the front of ``sys.path`` (as in the function's folder): no
+    folder or file per function to write, and to remove after the proof."""
+
+    def __init__(self) -> None:
+        self.source = ""
+        self.path = ""
+
+    def serve(self, source: str, path: str) -> None:
+        self.source, self.path = source, path
+        # Tracebacks of a failed import quote the handler's lines.
+        linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != HANDLER or not self.path:
+            return None
+        return importlib.util.spec_from_file_location(HANDLER, self.path, loader=self)
+
+    def create_module(self, spec: Any) -> None:
+        return None  # the default module
+
+    def exec_module(self, module: Any) -> None:
+        exec(compile(self.source, self.path, "exec"), module.__dict__)
+
+
 def _importer(frame: FrameType | None) -> str | None:
     while frame is not None:
         name = frame.f_globals.get("__name__") or ""
@@ -206,6 +234,7 @@ def main() -> None:
     runtime_dir, app_dir = sys.argv[1:3]
     sys.path[:0] = [runtime_dir, app_dir]
     before = set(sys.modules)
+    sys.meta_path.insert(0, HANDLER_SOURCE)  # ahead of the path finders, as handler.py is
     recorder = ImportRecorder()
     recorder.install()
     real_stdout = sys.stdout
@@ -498,12 +527,7 @@ def _prove(
     """Import the function's handler, then describe what it loaded and the rebuilt app
     (the answer :func:`fastsplit.prove.refusal` judges). ``shared``: the child of a
     zygote, whose preloaded modules the replay accounts for."""
-    # Each function's folder is written here, by the process that proves it: a thousand
-    # folders cost the parent, which would write them one after the other, a while.
-    os.makedirs(function["dir"], exist_ok=True)
-    with open(os.path.join(function["dir"], HANDLER + ".py"), "w", encoding="utf-8") as file:
-        file.write(function["source"])
-    sys.path[0] = function["dir"]
+    HANDLER_SOURCE.serve(function["source"], os.path.join(function["dir"], HANDLER + ".py"))
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
     recorder.events = []
@@ -570,6 +594,7 @@ def _entries(names: Iterable[str], importers: dict[str, str | None]) -> list[dic
     return entries
 
 
+HANDLER_SOURCE = HandlerSource()
 _FIRST_PARTY: dict[str, bool] = {}
 
 

@@ -144,7 +144,8 @@ def run_probes(
             requests.append(
                 {
                     "name": function.name,
-                    # The probe writes the handler into its folder as it proves it.
+                    # The probe imports the handler from its source, as if it were
+                    # handler.py in this folder (which is never written).
                     "dir": str(root / "functions" / function.name),
                     "source": render_handler(plan, function),
                     "answer": str(answer),
