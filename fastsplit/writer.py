@@ -70,44 +70,88 @@ def _write_all(outputs: Iterable[OutputFile], staging: Path, app_dir: Path) -> N
     # Plain strings, not Path objects: a big app's build is hundreds of thousands of
     # files, where pathlib's joins alone cost seconds.
     root = str(staging)
-    copies: dict[str, str] = {}
+    copies: dict[str, str] = {}  # app file → the first copy of it
     texts: dict[str, str] = {}  # text → the first file written with it
     links: list[tuple[str, str]] = []
-    made: set[str] = set()
+    folders: set[str] = set()
     for output in outputs:
         target = os.path.join(root, output.path)
-        parent = os.path.dirname(target)
-        if parent not in made:
-            os.makedirs(parent, exist_ok=True)
-            while parent != root and parent not in made:
-                made.add(parent)
-                parent = os.path.dirname(parent)
+        folders.add(os.path.dirname(output.path))
         if output.text is not None:
             # Every slim function carries the same runtime module: written once, linked.
             written = texts.setdefault(output.text, target)
             if written != target:
                 links.append((written, target))
         elif output.copy_from is not None:
-            first = copies.get(output.copy_from)
-            if first is None:
-                # copy2 keeps the modification time: static files keep their ETag and
-                # Last-Modified, as served by the monolith.
-                shutil.copy2(app_dir / output.copy_from, target)
-                os.chmod(target, 0o644)
-                copies[output.copy_from] = target
-            else:
-                # Every function carries the same app files: link the first copy
-                # instead of copying again (large apps have thousands of them).
+            # Every function carries the same app files: the first copy is linked
+            # instead of copying again (large apps have thousands of them).
+            first = copies.setdefault(output.copy_from, target)
+            if first != target:
                 links.append((first, target))
-    _in_batches(_write_texts, [(target, text) for text, target in texts.items()])
+    umask = _umask()
+    _make_folders(root, folders, fix_mode=(0o755 & ~umask) != 0o755)
+    fix_files = (0o644 & ~umask) != 0o644
+    _in_batches(
+        lambda batch: _write_texts(batch, fix_mode=fix_files),
+        [(target, text) for text, target in texts.items()],
+    )
+    _in_batches(
+        lambda batch: _copy_batch(batch, app_dir),
+        [(source, target) for source, target in copies.items()],
+    )
     _in_batches(_link_batch, links)
-    # Folders get 0755 whatever the umask, like the files get 0644. (Every folder is one
-    # made above: walking the tree instead costs seconds for a thousand functions.)
-    for folder in made:
-        os.chmod(folder, 0o755)
 
 
 BATCH = 2000
+FOLDER_BATCH = 100  # function folders per thread's batch (when making or removing them)
+
+
+def _make_folders(root: str, folders: set[str], *, fix_mode: bool) -> None:
+    """Make ``folders`` (relative to ``root``) and their parents, 0755 whatever the
+    umask (``fix_mode``: it would not give that). The top folders are made first, then
+    each one's subtree (a function's folder and its packages) by a few threads: making a
+    folder waits on the file system, not on Python, and a big build has thousands."""
+    every: set[str] = set()
+    for folder in folders:
+        while folder and folder not in every:
+            every.add(folder)
+            folder = os.path.dirname(folder)
+    units: dict[str, list[str]] = {}  # "functions/NAME" → its folders
+    top = []
+    for folder in sorted(every, key=lambda f: (f.count("/"), f)):  # parents first
+        parts = folder.split("/", 2)
+        if len(parts) == 1:
+            top.append(folder)
+        else:
+            units.setdefault("/".join(parts[:2]), []).append(folder)
+    _mkdirs(root, top, fix_mode=fix_mode)
+    _in_batches(
+        lambda batch: _mkdirs(root, [f for unit in batch for f in unit], fix_mode=fix_mode),
+        list(units.values()),
+        size=FOLDER_BATCH,
+    )
+
+
+def _mkdirs(root: str, folders: list[str], *, fix_mode: bool) -> None:
+    for folder in folders:  # each after its parent
+        path = os.path.join(root, folder)
+        os.mkdir(path, 0o755)
+        if fix_mode:
+            os.chmod(path, 0o755)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _in_batches(work: Callable[[list[Any]], None], items: list[Any], *, size: int = BATCH) -> None:
@@ -123,10 +167,21 @@ def _in_batches(work: Callable[[list[Any]], None], items: list[Any], *, size: in
             pass  # re-raises the first error
 
 
-def _write_texts(texts: list[tuple[str, str]]) -> None:
+def _write_texts(texts: list[tuple[str, str]], *, fix_mode: bool) -> None:
     for target, text in texts:
-        with open(target, "wb") as file:
+        # 0644 unless the umask takes more than group and other write away.
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with open(descriptor, "wb") as file:
             file.write(text.encode("utf-8"))
+        if fix_mode:
+            os.chmod(target, 0o644)
+
+
+def _copy_batch(copies: list[tuple[str, str]], app_dir: Path) -> None:
+    for source, target in copies:
+        # copy2 keeps the modification time: static files keep their ETag and
+        # Last-Modified, as served by the monolith.
+        shutil.copy2(app_dir / source, target)
         os.chmod(target, 0o644)
 
 
@@ -167,11 +222,8 @@ def remove_tree(folder: Path) -> None:
         inner = [entry.path for entry in os.scandir(functions) if entry.is_dir()]
     except OSError:
         inner = []
-    _in_batches(_remove_folders, inner, size=REMOVE_BATCH)
+    _in_batches(_remove_folders, inner, size=FOLDER_BATCH)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-REMOVE_BATCH = 100  # function folders per thread's batch
 
 
 def _remove_folders(folders: list[str]) -> None:
