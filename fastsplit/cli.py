@@ -197,13 +197,13 @@ def build(
         plan = replace(plan, requirements=found)
     plan = with_target_diagnostics(plan, platforms=platforms)
     _stop_on_problems(plan.diagnostics, strict=strict)
-    outputs = render_build(plan, platforms=platforms)
     # A big build's table (rich takes a while over a thousand rows) is laid out on
-    # another core while the build is written, and printed once it is.
+    # another core while the build is rendered and written, and printed once it is.
     table = None
     if not as_json and len(plan.functions) >= BACKGROUND_TABLE:
         table = Background(lambda: _captured(_functions_table(plan)))
     try:
+        outputs = render_build(plan, platforms=platforms)
         _run(lambda: write_build(outputs, out=config.out, app_dir=config.app_dir))
     except BaseException:
         if table is not None:
