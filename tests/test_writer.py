@@ -113,15 +113,17 @@ def test_file_and_folder_permissions_are_normalised(tmp_path: Path) -> None:
             assert (path.stat().st_mode & 0o777) == 0o644, path
 
 
-def test_subfolder_permissions_do_not_depend_on_the_umask(tmp_path: Path) -> None:
-    previous = os.umask(0o077)
+@pytest.mark.parametrize("umask", [0o077, 0o027, 0o002, 0o000])
+def test_permissions_do_not_depend_on_the_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
     try:
         out = build_to(tmp_path / "build", "minimal:app")
     finally:
         os.umask(previous)
+    modes = {path.is_dir(): set() for path in out.rglob("*")}
     for path in out.rglob("*"):
-        if path.is_dir():
-            assert (path.stat().st_mode & 0o777) == 0o755, path
+        modes[path.is_dir()].add(path.stat().st_mode & 0o777)
+    assert modes == {True: {0o755}, False: {0o644}}
 
 
 def test_manifest_marks_the_folder_as_fastsplit_output(tmp_path: Path) -> None:
