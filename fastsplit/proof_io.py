@@ -127,6 +127,8 @@ def answer_of(
         if prelude is None:
             return {"error": problem or "the proof did not list the modules all handlers load"}
         answer["modules"] = sorted([*prelude, *answer["modules"]], key=lambda m: m["name"])
+        # The same list in every answer: what is learned about it holds for all of them.
+        answer["shared_modules"] = prelude
     return answer
 
 

@@ -19,10 +19,10 @@ import json
 import os
 import sys
 import sysconfig
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -108,7 +108,8 @@ def _judged(
     reason = refusal(answer, plan.spec, function)
     if reason:
         return replace(function, mode="full", not_slim=reason, slim_include=(), slim_exclude=())
-    imports = record_imports(answer["modules"], function, app_dir=app_dir)
+    shared = answer.get("shared_modules", ())
+    imports = record_imports(answer["modules"], function, app_dir=app_dir, shared=shared)
     return replace(function, imports=imports)
 
 
@@ -306,9 +307,18 @@ def import_chain(name: str, modules: dict[str, dict[str, Any]]) -> tuple[str, ..
     return tuple(reversed(chain))
 
 
-def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir: Path) -> Imports:
+def record_imports(
+    loaded: list[dict[str, Any]],
+    function: Function,
+    *,
+    app_dir: Path,
+    shared: Sequence[dict[str, Any]] = (),
+) -> Imports:
     """Sort what the handler's import loaded into application modules (whose files the
-    function carries) and third-party packages (whose distributions it needs)."""
+    function carries) and third-party packages (whose distributions it needs).
+    ``shared``: the entries of ``loaded`` that every handler loads (the same objects for
+    every function: they are sorted once)."""
+    base = _shared_part(shared, app_dir)
     # Functions of one endpoint module load the same modules, as a rule: sort them once
     # (the files of the handler's own modules, in its folder, are never in the result).
     key = tuple(
@@ -316,43 +326,98 @@ def record_imports(loaded: list[dict[str, Any]], function: Function, *, app_dir:
         if m["name"] not in OWN_MODULES
         else (m["name"], None, (), m["importer"])
         for m in loaded
+        if m["name"] not in base.names
     )
-    return _sorted_imports(key, function.slim_include, function.slim_exclude, app_dir)
+    return _sorted_imports(base, key, function.slim_include, function.slim_exclude, app_dir)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sorted:
+    """Modules sorted into application modules, their files, and third-party packages
+    (each package's key → the name of the module whose import chain it shows)."""
+
+    names: frozenset[str]
+    modules: dict[str, dict[str, Any]]
+    own: tuple[ImportedModule, ...]
+    files: frozenset[str]
+    packages: dict[str, str]
+
+
+_SHARED: dict[int, tuple[Sequence[dict[str, Any]], _Sorted]] = {}
+
+
+def _shared_part(shared: Sequence[dict[str, Any]], app_dir: Path) -> _Sorted:
+    found = _SHARED.get(id(shared))
+    if found is None or found[0] is not shared:
+        entries = tuple(_entry_key(m) for m in shared)
+        found = _SHARED[id(shared)] = shared, _sort_modules(entries, app_dir)
+    return found[1]
+
+
+def _entry_key(m: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...], str | None]:
+    if m["name"] in OWN_MODULES:
+        return (m["name"], None, (), m["importer"])
+    return (m["name"], m["file"], tuple(m["path"]), m["importer"])
+
+
+def _sort_modules(
+    loaded: Iterable[tuple[str, str | None, tuple[str, ...], str | None]],
+    app_dir: Path,
+    base: _Sorted | None = None,
+) -> _Sorted:
+    """Sort ``loaded`` (with ``base``, modules sorted before, whose importers they can
+    name)."""
+    mine = {
+        name: {"name": name, "file": file, "path": path, "importer": importer}
+        for name, file, path, importer in loaded
+    }
+    modules = {**base.modules, **mine} if base else mine
+    own: list[ImportedModule] = list(base.own) if base else []
+    files: set[str] = set(base.files) if base else set()
+    packages: dict[str, str] = dict(base.packages) if base else {}
+    for name in sorted(mine):
+        if name in OWN_MODULES or name == "__main__":
+            continue
+        entry = mine[name]
+        kind = _kind(name, entry["file"], entry["path"], app_dir)
+        if kind == "own":
+            own.append(ImportedModule(name, import_chain(name, modules)))
+            files.update(_module_files(entry["file"], app_dir))
+        elif kind == "package":
+            key = _package_key(name, modules)
+            # The package's own module shows its chain, else the first module of it.
+            shown = key if key in modules else name
+            if key not in packages or shown < packages[key]:
+                packages[key] = shown
+    return _Sorted(
+        names=frozenset(modules),
+        modules=modules,
+        own=tuple(sorted(own, key=lambda m: m.name)),
+        files=frozenset(files),
+        packages=packages,
+    )
 
 
 @cache
 def _sorted_imports(
+    base: _Sorted,
     loaded: tuple[tuple[str, str | None, tuple[str, ...], str | None], ...],
     slim_include: tuple[str, ...],
     slim_exclude: tuple[str, ...],
     app_dir: Path,
 ) -> Imports:
-    modules: dict[str, dict[str, Any]] = {
-        name: {"name": name, "file": file, "path": path, "importer": importer}
-        for name, file, path, importer in loaded
-    }
-    own: list[ImportedModule] = []
-    files: set[str] = set()
-    packages: dict[str, ImportedModule] = {}
-    for name, file, path, _ in sorted(loaded):
-        if name in OWN_MODULES or name == "__main__":
-            continue
-        kind = _kind(name, file, path, app_dir)
-        if kind == "own":
-            own.append(ImportedModule(name, import_chain(name, modules)))
-            files.update(_module_files(file, app_dir))
-        elif kind == "package":
-            key = _package_key(name, modules)
-            if key not in packages:
-                chain = import_chain(key if key in modules else name, modules)
-                packages[key] = ImportedModule(key, chain)
+    found = _sort_modules(loaded, app_dir, base)
     included, other_include = _named_files(slim_include, app_dir)
     excluded, other_exclude = _named_files(slim_exclude, app_dir)
+    packages = [
+        ImportedModule(key, import_chain(shown, found.modules))
+        for key, shown in sorted(found.packages.items())
+    ]
     return Imports(
-        modules=tuple(own),
-        files=tuple(sorted(files.union(included).difference(excluded))),
-        packages=tuple(sorted(packages.values(), key=lambda m: m.name)),
-        distributions=_distributions(tuple(sorted(packages))),
+        modules=found.own,
+        files=tuple(sorted(found.files.union(included).difference(excluded))),
+        packages=tuple(packages),
+        distributions=_distributions(tuple(sorted(found.packages))),
         include=other_include,
         exclude=other_exclude,
     )
@@ -384,6 +449,7 @@ def _clear_caches() -> None:
     caches = (_sorted_imports, _first_party, _kind, _is_stdlib, _module_files, _distributions)
     for cached in (*caches, _version):
         cached.cache_clear()
+    _SHARED.clear()
 
 
 @cache

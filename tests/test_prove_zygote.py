@@ -66,14 +66,15 @@ def write_demo(root: Path, files: dict[str, str]) -> None:
 
 def comparable(answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Answers without what names the temporary folder of a proof (the handler and the
-    runtime module)."""
+    runtime module), nor which of their modules every handler loads (a shared proof
+    says so: ``shared_modules``, also in ``modules``)."""
     out = {}
     for name, answer in answers.items():
         modules = [
             (m["name"], m["importer"], None if m["name"] in OWN_MODULES else m["file"], m["path"])
             for m in answer["modules"]
         ]
-        out[name] = {**answer, "modules": modules, "loaded": None}
+        out[name] = {**answer, "modules": modules, "loaded": None, "shared_modules": None}
     return out
 
 
