@@ -1,7 +1,8 @@
 """The build-time proof's other half: import slim handlers in fresh interpreters.
 
 Run by :mod:`fastsplit.prove` as ``python -B -P probe.py RUNTIME_DIR APP_DIR`` with a
-JSON request on stdin; writes each function's answer to the file the request names. Only
+JSON request on stdin; appends each function's answer to the answers log the request
+names (:func:`record`: one file for all, read as it grows). Only
 the standard library is imported before a handler, so the modules a handler's import adds to
 ``sys.modules`` are exactly its import closure, and an import hook records who imported
 each of them (the chains ``fastsplit explain`` shows). Then the rebuilt app is described
@@ -247,14 +248,15 @@ def main() -> None:
     finally:
         sys.stdout = real_stdout
     request = json.loads(sys.stdin.read())
+    LOG.open(request["answers"])
     functions = request["functions"]
     if failure is not None:
         for function in functions:
-            _write(function["answer"], failure)
+            LOG.write(function["name"], failure)
         return
     if len(functions) == 1:
         (function,) = functions
-        _write(function["answer"], _prove(function, request, recorder, before))
+        LOG.write(function["name"], _prove(function, request, recorder, before))
     else:  # fastsplit.prove sends one function per process where there is no fork
         Proof(request, recorder, before).run(functions)
 
@@ -278,7 +280,7 @@ class Proof:
         self.settled = set(sys.modules)  # the prelude's: their importers are recorded
         # Every child loaded the prelude's modules, recorded alike: they are sent once.
         common = sorted(self.settled - before)
-        _write(request["prelude"], {"modules": _entries(common, recorder.importers)})
+        _write_file(request["prelude"], {"modules": _entries(common, recorder.importers)})
         self.tools = self._load_tools()
         _learn_first_party(request)
 
@@ -294,18 +296,19 @@ class Proof:
         if preload:
             count = len(rest) + 1
             _run_all([(lambda: self._zygote(preload, rest), self.timeout * count, _none)], 1)
-        again = [f for f in rest if _needs_retry(f["answer"])]
+        last = LOG.last()
+        again = [f for f in rest if last.get(f["name"], (RETRY, b""))[0] == RETRY]
         _run_all([self._fresh(f) for f in again], self.jobs)
 
     def _learned(self, learners: list[dict[str, str]]) -> list[str]:
         """The modules every learner's fresh import loaded (after the prelude), in the
         first one's order; none if a learner failed."""
         loads = []
+        last = LOG.last()
         for learner in learners:
             try:
-                with open(learner["answer"], encoding="utf-8") as file:
-                    answer = json.load(file)
-            except (OSError, ValueError):
+                answer = json.loads(last[learner["name"]][1])
+            except (KeyError, ValueError):
                 return []
             if "error" in answer:
                 return []
@@ -315,9 +318,7 @@ class Proof:
         return [name for name in loads[0] if name in common and name not in excluded]
 
     def _fresh(self, function: dict[str, str]) -> Task:
-        if os.path.exists(function["answer"]):
-            os.remove(function["answer"])  # a "retry" answer
-        return self._task(function)
+        return self._task(function)  # its answer follows the "retry" one in the log
 
     def _task(self, function: dict[str, str], *, learn: bool = False) -> Task:
         def work() -> None:
@@ -327,14 +328,18 @@ class Proof:
                 )
             except BaseException:
                 answer = _failure("the proof itself failed")
-            _write(function["answer"], answer)
+            LOG.write(function["name"], answer)
+
+        start = LOG.size()  # its answer is written after this point of the log
 
         def done(status: int | None) -> list[Any]:
+            # A child that exits normally wrote its answer (work() writes one either way).
             if status is None:
                 message = f"importing the handler took over {self.timeout} s"
-                _write(function["answer"], {"error": message})
-            elif not os.path.exists(function["answer"]):
-                _write(function["answer"], {"error": f"the proof process died (status {status})"})
+                LOG.write(function["name"], {"error": message})
+            elif status != 0 and function["name"] not in LOG.last(start):
+                message = f"the proof process died (status {status})"
+                LOG.write(function["name"], {"error": message})
             return []
 
         return work, self.timeout, done
@@ -388,9 +393,9 @@ class Proof:
             if "error" in answer:
                 if index:  # perhaps because of what the functions before it did
                     answer = {RETRY: "the proof after another function failed"}
-                _write(function["answer"], answer)
+                LOG.write(function["name"], answer)
                 return  # the rest have no answer: run() proves them from scratch
-            _write(function["answer"], answer)
+            LOG.write(function["name"], answer)
             sys.modules.pop(HANDLER, None)
             self._note_ran(skip=HANDLER)
             # What its import loaded is preloaded now; what describing it loaded
@@ -464,14 +469,6 @@ def _chunks(functions: list[dict[str, str]], count: int) -> list[list[dict[str, 
         chunks.append(functions[start:end])
         start = end
     return chunks
-
-
-def _needs_retry(path: str) -> bool:
-    try:
-        with open(path, encoding="utf-8") as file:
-            return RETRY in json.load(file)
-    except (OSError, ValueError):
-        return True
 
 
 def _none(status: int | None) -> list[Any]:
@@ -623,12 +620,72 @@ def _failure(message: str) -> dict[str, Any]:
     return {"error": " ".join(message.split()), "traceback": lines[-12:]}
 
 
-def _write(path: str, answer: dict[str, Any]) -> None:
-    # json.dumps, not json.dump: only dumps uses the C encoder (answers are big).
-    text = json.dumps(answer)
+def _write_file(path: str, data: dict[str, Any]) -> None:
+    # json.dumps, not json.dump: only dumps uses the C encoder.
+    text = json.dumps(data)
     with open(path + ".tmp", "w", encoding="utf-8") as file:
         file.write(text)
     os.replace(path + ".tmp", path)
+
+
+# --- the answers log ----------------------------------------------------------------
+# One file for every answer, not one file each: a thousand files made and removed per
+# build cost more than the answers (a new file is a new inode, and on some file systems
+# each new inode looks through the recently freed ones).
+
+
+def record(name: str, answer: dict[str, Any]) -> bytes:
+    """A function's answer as the log holds it: a line ``NAME<tab>KIND<tab>JSON`` (KIND
+    ``retry`` for a placeholder, else ``answer``), after a newline, so that a record cut
+    short by a writer that was killed ends where the next one starts. The last record of
+    a function is its answer."""
+    kind = RETRY if RETRY in answer else "answer"
+    # json.dumps, not json.dump: only dumps uses the C encoder (answers are big).
+    return f"\n{name}\t{kind}\t{json.dumps(answer)}\n".encode()
+
+
+def records(data: bytes) -> tuple[list[tuple[str, str, bytes]], int]:
+    """The complete records at the start of ``data`` (name, kind, JSON), and how many
+    bytes they take: the rest is a record still being written."""
+    end = data.rfind(b"\n") + 1
+    found = []
+    for line in data[:end].split(b"\n"):
+        name, _, rest = line.partition(b"\t")
+        kind, tab, body = rest.partition(b"\t")
+        if tab:
+            found.append((name.decode(), kind.decode(), body))
+    return found, end
+
+
+class AnswersLog:
+    """The answers log, appended to by this process and its children (each record in
+    one write: appends to a file do not interleave)."""
+
+    def __init__(self) -> None:
+        self.path = ""
+        self._fd = -1
+
+    def open(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, name: str, answer: dict[str, Any]) -> None:
+        data = memoryview(record(name, answer))
+        while data:
+            data = data[os.write(self._fd, data) :]
+
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def last(self, start: int = 0) -> dict[str, tuple[str, bytes]]:
+        """Each function's last record (kind, JSON), from byte ``start`` on."""
+        with open(self.path, "rb") as file:
+            file.seek(start)
+            found, _ = records(file.read())
+        return {name: (kind, body) for name, kind, body in found}
+
+
+LOG = AnswersLog()
 
 
 if __name__ == "__main__":

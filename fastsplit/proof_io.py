@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastsplit.generator import runtime_source
-from fastsplit.probe import RETRY
+from fastsplit.probe import RETRY, records
 
 PROBE = Path(__file__).with_name("probe.py")
 TIMEOUT = 300.0
@@ -108,16 +108,6 @@ def read_prelude(path: Path) -> list[dict[str, Any]] | None:
     return modules
 
 
-def read_answer(
-    path: Path, problem: str, prelude: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    try:
-        answer: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return {"error": problem or "the proof gave no answer"}
-    return answer_of(answer, problem, prelude)
-
-
 def answer_of(
     answer: dict[str, Any], problem: str, prelude: list[dict[str, Any]] | None
 ) -> dict[str, Any]:
@@ -133,51 +123,46 @@ def answer_of(
 
 
 class Arrivals:
-    """The answers the probe has written so far (each once; "retry" answers are only
-    placeholders, replaced by a proof from scratch)."""
+    """The answers the probe has appended to its answers logs so far (see
+    :func:`fastsplit.probe.record`): each log is read from where the last look stopped;
+    "retry" records are only placeholders, and a function's last answer is its answer."""
 
-    def __init__(self, requests: list[dict[str, Any]], prelude: Path) -> None:
-        self._waiting = {Path(r["answer"]).name: r["name"] for r in requests}
-        self._folder = prelude.parent
+    def __init__(self, logs: list[Path], prelude: Path) -> None:
+        self._offsets = dict.fromkeys(logs, 0)
         self._prelude_path = prelude
         self._prelude: list[dict[str, Any]] | None = None
-        self._seen: dict[str, tuple[dict[str, Any], Path, tuple[int, int, int]]] = {}
+        self._latest: dict[str, dict[str, Any]] = {}
 
     def new(self) -> list[tuple[str, dict[str, Any]]]:
+        """The answers appended since the last look (a function's again if replaced)."""
+        return self._read()
+
+    def final(self, name: str, problem: str = "") -> dict[str, Any]:
+        """The function's last answer (once the probe is done), or why there is none."""
+        self._read()
+        return self._latest.get(name) or {"error": problem or "the proof gave no answer"}
+
+    def _read(self) -> list[tuple[str, dict[str, Any]]]:
         found = []
-        for entry in os.scandir(self._folder):
-            name = self._waiting.get(entry.name)
-            if name is None:
-                continue
-            path = Path(entry.path)
+        for log, offset in self._offsets.items():
             try:
-                version = _version_of(path)
-                data = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
-            if RETRY in data:
-                continue
-            if self._prelude is None and data.get("prelude"):
-                self._prelude = read_prelude(self._prelude_path)
-            answer = answer_of(data, "", self._prelude)
-            del self._waiting[entry.name]
-            self._seen[name] = answer, path, version
-            found.append((name, answer))
+                with open(log, "rb") as file:
+                    file.seek(offset)
+                    data = file.read()
+            except OSError:
+                continue  # not written yet
+            complete, size = records(data)
+            self._offsets[log] = offset + size
+            for name, kind, body in complete:
+                self._latest.pop(name, None)
+                if kind == RETRY:
+                    continue
+                try:
+                    answer = json.loads(body)
+                except ValueError:
+                    continue  # cut short: its writer was killed
+                if self._prelude is None and answer.get("prelude"):
+                    self._prelude = read_prelude(self._prelude_path)
+                self._latest[name] = answer_of(answer, "", self._prelude)
+                found.append((name, self._latest[name]))
         return found
-
-    def final(self, name: str) -> dict[str, Any] | None:
-        """The answer seen for ``name`` if its file is still the one read."""
-        seen = self._seen.get(name)
-        if seen is None:
-            return None
-        answer, path, version = seen
-        try:
-            return answer if _version_of(path) == version else None
-        except OSError:
-            return None
-
-
-def _version_of(path: Path) -> tuple[int, int, int]:
-    """Which answer a file holds: the probe replaces an answer with a new file."""
-    stat = path.stat()
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size

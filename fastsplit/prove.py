@@ -48,8 +48,6 @@ from fastsplit.proof_io import (
     Arrivals,
     ProofAhead,
     proof_ahead,
-    read_answer,
-    read_prelude,
     run,
     spread,
 )
@@ -141,7 +139,6 @@ def run_probes(
         forks = first is not None
         requests = []
         for function in functions:
-            answer = root / "answers" / f"{function.name}.json"
             requests.append(
                 {
                     "name": function.name,
@@ -149,7 +146,6 @@ def run_probes(
                     # handler.py in this folder (which is never written).
                     "dir": str(root / "functions" / function.name),
                     "source": render_handler(plan, function),
-                    "answer": str(answer),
                     "group": _endpoint_module(function),
                 }
             )
@@ -166,21 +162,23 @@ def run_probes(
             "prelude": str(prelude_answer),
             "share": share,
         }
+        # One answers log for the probe that forks; without fork, one per process (appends
+        # from several processes do not interleave on POSIX only).
         batches = [requests] if forks else [[request] for request in requests]
-        arrivals = Arrivals(requests, prelude_answer)
+        logs = [root / "answers" / f"{batch[0]['name']}.log" for batch in batches]
+        arrivals = Arrivals(logs, prelude_answer)
         with ThreadPoolExecutor(max_workers=1 if len(batches) == 1 else jobs) as pool:
-            running = [pool.submit(run, {**base, "functions": batch}, first) for batch in batches]
+            running = [
+                pool.submit(run, {**base, "functions": batch, "answers": str(log)}, first)
+                for batch, log in zip(batches, logs, strict=True)
+            ]
             while on_answer is not None and wait(running, timeout=ARRIVALS).not_done:
                 for arrived in arrivals.new():
                     on_answer(*arrived)
             problems = [future.result() for future in running]
-        prelude = read_prelude(prelude_answer)
         answers = {}
         for request, problem in zip(requests, spread(problems, batches), strict=True):
-            name = request["name"]
-            answers[name] = arrivals.final(name) or read_answer(
-                Path(request["answer"]), problem, prelude
-            )
+            answers[request["name"]] = arrivals.final(request["name"], problem)
     return answers
 
 

@@ -1,13 +1,14 @@
-"""The proof judges answers as the probe writes them: each final answer once, never a
-"retry" placeholder, and an answer replaced after it was seen is read again."""
+"""The proof judges answers as the probe appends them to its answers log: each answer
+when it arrives, never a "retry" placeholder, a replaced answer again, a record still
+being written only once it is complete."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from fastsplit.probe import AnswersLog, record
 from fastsplit.proof_io import Arrivals, proof_ahead
 from fastsplit.prove import prove_plan, run_probes
 from tests.conftest import APPS, plan_for
@@ -15,27 +16,22 @@ from tests.conftest import APPS, plan_for
 PRELUDE = [{"name": "fastapi", "file": "/x/fastapi/__init__.py", "path": [], "importer": None}]
 
 
-def write(path: Path, data: dict[str, Any]) -> None:
-    """As the probe does: a new file, then os.replace."""
-    path.with_suffix(".tmp").write_text(json.dumps(data), "utf-8")
-    os.replace(path.with_suffix(".tmp"), path)
-
-
 def answer(importer: str) -> dict[str, Any]:
     module = {"name": "shop", "file": "/app/shop.py", "path": [], "importer": importer}
     return {"app": {}, "routes": [], "modules": [module], "prelude": True, "state": {}}
 
 
-def arrivals(tmp_path: Path) -> Arrivals:
-    write(tmp_path / "prelude.json", {"modules": PRELUDE})
-    requests = [{"name": n, "answer": str(tmp_path / f"{n}.json")} for n in ("a", "b")]
-    return Arrivals(requests, tmp_path / "prelude.json")
+def setup(tmp_path: Path) -> tuple[Arrivals, AnswersLog]:
+    (tmp_path / "prelude.json").write_text(json.dumps({"modules": PRELUDE}), "utf-8")
+    log = AnswersLog()
+    log.open(str(tmp_path / "answers.log"))
+    return Arrivals([tmp_path / "answers.log"], tmp_path / "prelude.json"), log
 
 
 def test_each_answer_arrives_once_with_the_prelude_merged(tmp_path: Path) -> None:
-    seen = arrivals(tmp_path)
+    seen, log = setup(tmp_path)
     assert seen.new() == []
-    write(tmp_path / "a.json", answer("handler"))
+    log.write("a", answer("handler"))
     ((name, got),) = seen.new()
     assert name == "a"
     assert [m["name"] for m in got["modules"]] == ["fastapi", "shop"]
@@ -45,20 +41,43 @@ def test_each_answer_arrives_once_with_the_prelude_merged(tmp_path: Path) -> Non
 
 
 def test_a_retry_placeholder_is_not_an_answer(tmp_path: Path) -> None:
-    seen = arrivals(tmp_path)
-    write(tmp_path / "b.json", {"retry": "its import does not load shop.models"})
+    seen, log = setup(tmp_path)
+    log.write("b", {"retry": "its import does not load shop.models"})
     assert seen.new() == []
-    assert seen.final("b") is None
-    write(tmp_path / "b.json", answer("handler"))
+    assert seen.final("b", "the probe failed") == {"error": "the probe failed"}
+    log.write("b", answer("handler"))
     assert [name for name, _ in seen.new()] == ["b"]
 
 
-def test_an_answer_replaced_after_it_was_seen_is_not_final(tmp_path: Path) -> None:
-    seen = arrivals(tmp_path)
-    write(tmp_path / "a.json", answer("handler"))
-    assert len(seen.new()) == 1
-    write(tmp_path / "a.json", {"error": "importing the handler took over 300 s"})
-    assert seen.final("a") is None
+def test_an_answer_replaced_after_it_was_seen_arrives_again(tmp_path: Path) -> None:
+    seen, log = setup(tmp_path)
+    log.write("a", answer("handler"))
+    ((_, first),) = seen.new()
+    assert "modules" in first
+    log.write("a", {"error": "importing the handler took over 300 s"})
+    ((_, second),) = seen.new()
+    assert second == {"error": "importing the handler took over 300 s"}
+    assert seen.final("a") is second
+
+
+def test_a_record_still_being_written_arrives_once_complete(tmp_path: Path) -> None:
+    seen, _ = setup(tmp_path)
+    data = record("a", answer("handler"))
+    with open(tmp_path / "answers.log", "ab") as file:
+        file.write(data[:-40])
+        file.flush()
+        assert seen.new() == []
+        file.write(data[-40:])
+    assert [name for name, _ in seen.new()] == ["a"]
+
+
+def test_a_record_cut_short_by_a_killed_writer_does_not_hide_the_next(tmp_path: Path) -> None:
+    seen, log = setup(tmp_path)
+    with open(tmp_path / "answers.log", "ab") as file:
+        file.write(record("a", answer("handler"))[:-40])  # and its writer died
+    log.write("b", answer("handler"))
+    assert [name for name, _ in seen.new()] == ["b"]
+    assert seen.final("a") == {"error": "the proof gave no answer"}
 
 
 def test_every_answer_is_seen_while_the_probe_runs_and_is_the_one_returned() -> None:
