@@ -525,6 +525,7 @@ def _prove(
     (the answer :func:`fastsplit.prove.refusal` judges). ``shared``: the child of a
     zygote, whose preloaded modules the replay accounts for."""
     HANDLER_SOURCE.serve(function["source"], os.path.join(function["dir"], HANDLER + ".py"))
+    sys.path[0] = function["dir"]  # as in the function: its folder first (the handler's check)
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
     recorder.events = []

@@ -27,6 +27,8 @@ APP = {
             time.sleep(60)
         elif os.environ.get("SLOWDEMO") == "die":
             os._exit(3)
+        elif os.environ.get("SLOWDEMO") == "raise":
+            raise RuntimeError("no database here")
 
         def slow() -> dict[str, str]:
             return {"speed": "slow"}
@@ -88,6 +90,23 @@ def test_a_proof_process_that_dies_makes_that_function_full(
     found = modes(tmp_path, monkeypatch, "die")
     assert found["get_fast"] == "slim"
     assert "the proof process died (status 3)" in found["get_slow"]
+
+
+def test_a_handler_import_that_raises_makes_that_function_full_and_shows_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_dir = write_app(tmp_path)
+    plan = plan_for("slowdemo.main:app", app_dir)
+    monkeypatch.setenv("SLOWDEMO", "raise")
+    slim = [f for f in plan.functions if f.mode == "slim"]
+    answers = run_probes(plan, slim, app_dir=app_dir.resolve())
+    assert "modules" in answers["get_fast"]
+    failed = answers["get_slow"]
+    assert failed["error"] == "importing the handler raised RuntimeError: no database here"
+    # The handler is imported from its source, never written: its lines are still shown.
+    trace = "\n".join(failed["traceback"])
+    assert "handler.py" in trace
+    assert "from slowdemo.slow import slow" in trace
 
 
 def test_without_fork_each_function_has_its_own_process_and_the_same_answer(
