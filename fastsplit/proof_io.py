@@ -137,9 +137,12 @@ class Arrivals:
         """The answers appended since the last look (a function's again if replaced)."""
         return self._read()
 
-    def final(self, name: str, problem: str = "") -> dict[str, Any]:
-        """The function's last answer (once the probe is done), or why there is none."""
+    def finish(self) -> None:
+        """Read what the probe wrote last (it is done)."""
         self._read()
+
+    def final(self, name: str, problem: str = "") -> dict[str, Any]:
+        """The function's last answer (after :meth:`finish`), or why there is none."""
         return self._latest.get(name) or {"error": problem or "the proof gave no answer"}
 
     def _read(self) -> list[tuple[str, dict[str, Any]]]:

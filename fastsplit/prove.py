@@ -176,6 +176,7 @@ def run_probes(
                 for arrived in arrivals.new():
                     on_answer(*arrived)
             problems = [future.result() for future in running]
+        arrivals.finish()
         answers = {}
         for request, problem in zip(requests, spread(problems, batches), strict=True):
             answers[request["name"]] = arrivals.final(request["name"], problem)

@@ -44,6 +44,7 @@ def test_a_retry_placeholder_is_not_an_answer(tmp_path: Path) -> None:
     seen, log = setup(tmp_path)
     log.write("b", {"retry": "its import does not load shop.models"})
     assert seen.new() == []
+    seen.finish()
     assert seen.final("b", "the probe failed") == {"error": "the probe failed"}
     log.write("b", answer("handler"))
     assert [name for name, _ in seen.new()] == ["b"]
@@ -77,6 +78,7 @@ def test_a_record_cut_short_by_a_killed_writer_does_not_hide_the_next(tmp_path: 
         file.write(record("a", answer("handler"))[:-40])  # and its writer died
     log.write("b", answer("handler"))
     assert [name for name, _ in seen.new()] == ["b"]
+    seen.finish()
     assert seen.final("a") == {"error": "the proof gave no answer"}
 
 
