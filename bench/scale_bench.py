@@ -40,7 +40,7 @@ FULL_SIZES = (10, 100, 1000)
 QUICK_SIZES = (100, 1000)  # the growth target is 100 → 1,000
 FULL_TIMEOUT = 60.0
 QUICK_TIMEOUT = 12.0
-REPEAT_BUDGET = 15.0
+REPEAT_BUDGET = 25.0
 """No further runs of a measurement once its runs took this long (seconds of wall)."""
 PACKAGE_APP_ROUTES = 100
 WITHIN_ALL_QUICK_SIZES = (10, 100)
