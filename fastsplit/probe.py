@@ -56,6 +56,7 @@ from __future__ import annotations
 import builtins
 import gc
 import importlib
+import importlib.abc
 import importlib.util
 import json
 import linecache
@@ -155,7 +156,7 @@ class ImportRecorder:
         return None
 
 
-class HandlerSource:
+class HandlerSource(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Serves the module ``handler`` from the function's rendered source, as if it were
     the ``handler.py`` at the front of ``sys.path`` (as in the function's folder): no
     folder or file per function to write, and to remove after the proof."""
