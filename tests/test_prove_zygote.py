@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from fastsplit.closure import OWN_MODULES
 from fastsplit.probe import _absolute, replay
-from fastsplit.prove import OWN_MODULES, run_probes
+from fastsplit.prove import run_probes
 from tests.conftest import APPS, plan_for
 
 
