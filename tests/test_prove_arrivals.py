@@ -122,3 +122,23 @@ def test_a_proof_started_ahead_is_used_once_and_only_for_its_app_folder(
         third = prove_plan(plan, app_dir=APPS, ahead=ahead)  # used up: a new probe
     assert first == second == third
     assert any(f.mode == "slim" for f in first.functions)
+
+
+def test_the_proof_writes_no_file_per_function() -> None:
+    # A new file is a new inode; a thousand per build (and their removal) cost more than
+    # the answers on some file systems: handlers are imported from their source, and
+    # every answer goes into one log.
+    plan = plan_for("slimapp.main:app", APPS, prove=False)
+    slim = [f for f in plan.functions if f.mode == "slim"]
+    assert len(slim) >= 4
+    with proof_ahead(APPS) as ahead:
+        proven = prove_plan(plan, app_dir=APPS, ahead=ahead)
+        files = sorted(p.relative_to(ahead.root).as_posix() for p in ahead.root.rglob("*"))
+    assert any(f.mode == "slim" for f in proven.functions)
+    assert files == [
+        "answers",
+        f"answers/{slim[0].name}.log",
+        "answers/prelude.json",
+        "runtime",
+        "runtime/fastsplit_runtime.py",
+    ]
