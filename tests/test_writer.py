@@ -365,6 +365,31 @@ def test_many_generated_files_are_written_and_identical_ones_linked(tmp_path: Pa
     assert {p.stat().st_mode & 0o777 for p in files} == {0o644}
 
 
+def test_nested_package_folders_of_many_functions_are_made_by_threads(tmp_path: Path) -> None:
+    # More function folders than one thread's batch, each with nested packages (a
+    # folder is made after its parent, in whichever thread makes that function's).
+    app_dir = tmp_path / "app"
+    (app_dir / "shop" / "routers").mkdir(parents=True)
+    for name in ("shop/__init__.py", "shop/routers/__init__.py", "shop/routers/items.py"):
+        (app_dir / name).write_text(f"# {name}\n", "utf-8")
+    outputs = [
+        OutputFile(f"functions/f{index:03}/{name}", copy_from=name)
+        for index in range(300)
+        for name in ("shop/__init__.py", "shop/routers/__init__.py", "shop/routers/items.py")
+    ]
+    outputs += [OutputFile(f"functions/f{i:03}/handler.py", f"# {i}\n") for i in range(300)]
+    outputs.append(OutputFile("vercel/api/deep/er/index.py", "# vercel\n"))
+    outputs.append(OutputFile("manifest.json", '{"fastsplit_version": "0"}\n'))
+    out = tmp_path / "build"
+    write_build(outputs, out=out, app_dir=app_dir)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
+        o.path for o in outputs
+    )
+    folders = [p for p in out.rglob("*") if p.is_dir()]
+    assert len(folders) == 2 + 300 * 3 + 3  # functions, vercel; f*, shop, routers; api/deep/er
+    assert {p.stat().st_mode & 0o777 for p in folders} == {0o755}
+
+
 def test_remove_tree_removes_a_big_build_and_anything_else(tmp_path: Path) -> None:
     build = tmp_path / "old"
     for index in range(250):  # more than one thread's batch of function folders
