@@ -287,7 +287,7 @@ class Proof:
 
     def run(self, functions: list[dict[str, str]]) -> None:
         if len(functions) < MIN_SHARED or not self.request.get("share", True):
-            _run_all([self._fresh(f) for f in functions], self.jobs)
+            _run_all([self._task(f) for f in functions], self.jobs)
             return
         groups = _groups(functions)
         learners = [group[0] for group in groups.values()][:LEARN]
@@ -299,7 +299,8 @@ class Proof:
             _run_all([(lambda: self._zygote(preload, rest), self.timeout * count, _none)], 1)
         last = LOG.last()
         again = [f for f in rest if last.get(f["name"], (RETRY, b""))[0] == RETRY]
-        _run_all([self._fresh(f) for f in again], self.jobs)
+        # Their answers follow the "retry" ones in the log (the last record wins).
+        _run_all([self._task(f) for f in again], self.jobs)
 
     def _learned(self, learners: list[dict[str, str]]) -> list[str]:
         """The modules every learner's fresh import loaded (after the prelude), in the
@@ -317,9 +318,6 @@ class Proof:
         common = set(loads[0]).intersection(*loads[1:])
         excluded = {HANDLER, self.request["app_module"], *sys.modules}
         return [name for name in loads[0] if name in common and name not in excluded]
-
-    def _fresh(self, function: dict[str, str]) -> Task:
-        return self._task(function)  # its answer follows the "retry" one in the log
 
     def _task(self, function: dict[str, str], *, learn: bool = False) -> Task:
         def work() -> None:

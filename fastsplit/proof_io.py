@@ -36,9 +36,8 @@ class ProofAhead:
 
 @contextmanager
 def proof_ahead(app_dir: Path) -> Iterator[ProofAhead]:
-    """Start the proof: its probe imports fastapi while the caller goes on (describing
-    the app, writing the handlers). Everything is removed, and the probe stopped, on
-    the way out."""
+    """Start the proof: its probe imports fastapi while the caller goes on (importing and
+    describing the app). Everything is removed, and the probe stopped, on the way out."""
     with tempfile.TemporaryDirectory(prefix="fastsplit-proof-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         (root / "runtime").mkdir()
@@ -108,14 +107,13 @@ def read_prelude(path: Path) -> list[dict[str, Any]] | None:
     return modules
 
 
-def answer_of(
-    answer: dict[str, Any], problem: str, prelude: list[dict[str, Any]] | None
-) -> dict[str, Any]:
+def answer_of(answer: dict[str, Any], prelude: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """An answer as read from the log, with the prelude's modules merged in."""
     if "error" not in answer and "modules" not in answer:
-        return {"error": problem or "the proof gave no answer"}
+        return {"error": "the proof gave no answer"}
     if answer.pop("prelude", False) and "modules" in answer:
         if prelude is None:
-            return {"error": problem or "the proof did not list the modules all handlers load"}
+            return {"error": "the proof did not list the modules all handlers load"}
         answer["modules"] = sorted([*prelude, *answer["modules"]], key=lambda m: m["name"])
         # The same list in every answer: what is learned about it holds for all of them.
         answer["shared_modules"] = prelude
@@ -166,6 +164,6 @@ class Arrivals:
                     continue  # cut short: its writer was killed
                 if self._prelude is None and answer.get("prelude"):
                     self._prelude = read_prelude(self._prelude_path)
-                self._latest[name] = answer_of(answer, "", self._prelude)
+                self._latest[name] = answer_of(answer, self._prelude)
                 found.append((name, self._latest[name]))
         return found

@@ -76,20 +76,19 @@ def modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> dict[str
     return {f.name: f.not_slim or f.mode for f in proven.functions if f.kind == "route"}
 
 
-def test_a_handler_import_that_takes_too_long_makes_that_function_full(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("sleep", "importing the handler took over 1.0 s"),  # killed at the timeout
+        ("die", "the proof process died (status 3)"),
+    ],
+)
+def test_a_handler_import_that_times_out_or_dies_makes_that_function_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, reason: str
 ) -> None:
-    found = modes(tmp_path, monkeypatch, "sleep")
+    found = modes(tmp_path, monkeypatch, how)
     assert found["get_fast"] == "slim"
-    assert "importing the handler took over 1.0 s" in found["get_slow"]
-
-
-def test_a_proof_process_that_dies_makes_that_function_full(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    found = modes(tmp_path, monkeypatch, "die")
-    assert found["get_fast"] == "slim"
-    assert "the proof process died (status 3)" in found["get_slow"]
+    assert reason in found["get_slow"]
 
 
 def test_a_handler_import_that_raises_makes_that_function_full_and_shows_where(

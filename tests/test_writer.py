@@ -319,17 +319,23 @@ def test_no_absolute_paths_in_the_manifest(example_build: Path) -> None:
         assert all(not os.path.isabs(file) for file in fn["files"])
 
 
+def app_copies(app_dir: Path, names: tuple[str, ...], functions: int) -> list[OutputFile]:
+    """An app folder with the files ``names`` (each "# NAME"), and a copy of each in
+    every one of ``functions`` function folders."""
+    for name in names:
+        (app_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (app_dir / name).write_text(f"# {name}\n", "utf-8")
+    return [
+        OutputFile(f"functions/f{index:04}/{name}", copy_from=name)
+        for index in range(functions)
+        for name in names
+    ]
+
+
 def test_many_copies_of_the_app_files_are_links_to_one_copy(tmp_path: Path) -> None:
     # Enough copies for the links to be made by several threads (BATCH each).
     app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    for name in ("a.py", "b.py", "c.txt"):
-        (app_dir / name).write_text(f"# {name}\n", "utf-8")
-    outputs = [
-        OutputFile(f"functions/f{index:04}/{name}", copy_from=name)
-        for index in range(1500)
-        for name in ("a.py", "b.py", "c.txt")
-    ]
+    outputs = app_copies(app_dir, ("a.py", "b.py", "c.txt"), 1500)
     outputs.append(OutputFile("manifest.json", '{"fastsplit_version": "0"}\n'))
     out = tmp_path / "build"
     write_build(outputs, out=out, app_dir=app_dir)
@@ -369,15 +375,9 @@ def test_nested_package_folders_of_many_functions_are_made_by_threads(tmp_path: 
     # More function folders than one thread's batch, each with nested packages (a
     # folder is made after its parent, in whichever thread makes that function's).
     app_dir = tmp_path / "app"
-    (app_dir / "shop" / "routers").mkdir(parents=True)
-    for name in ("shop/__init__.py", "shop/routers/__init__.py", "shop/routers/items.py"):
-        (app_dir / name).write_text(f"# {name}\n", "utf-8")
-    outputs = [
-        OutputFile(f"functions/f{index:03}/{name}", copy_from=name)
-        for index in range(300)
-        for name in ("shop/__init__.py", "shop/routers/__init__.py", "shop/routers/items.py")
-    ]
-    outputs += [OutputFile(f"functions/f{i:03}/handler.py", f"# {i}\n") for i in range(300)]
+    names = ("shop/__init__.py", "shop/routers/__init__.py", "shop/routers/items.py")
+    outputs = app_copies(app_dir, names, 300)
+    outputs += [OutputFile(f"functions/f{i:04}/handler.py", f"# {i}\n") for i in range(300)]
     outputs.append(OutputFile("vercel/api/deep/er/index.py", "# vercel\n"))
     outputs.append(OutputFile("manifest.json", '{"fastsplit_version": "0"}\n'))
     out = tmp_path / "build"
