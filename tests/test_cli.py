@@ -6,6 +6,7 @@ repository is never written to.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -459,6 +460,29 @@ def test_the_probe_started_ahead_is_stopped_when_the_app_does_not_import(
     if hasattr(os, "fork"):
         (process,) = started
         assert process.returncode is not None  # stopped and reaped
+
+
+@pytest.mark.parametrize(("app_ref", "exit_code"), [("minimal:app", 0), ("bad_import:app", 1)])
+def test_no_garbage_collection_while_the_app_is_imported_and_described(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_ref: str, exit_code: int
+) -> None:
+    """The command-line process (which freezes its heap) pauses the collector for the
+    app's import and description only: enabled again afterwards, even when it failed."""
+    seen: list[bool] = []
+    real_load = cli.load_app_spec
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "load_app_spec", load)
+    monkeypatch.setattr(cli, "_FREEZE", True)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # the test process goes on
+    assert gc.isenabled()
+    result = build(app_ref, tmp_path / "out")
+    assert result.exit_code == exit_code, result.output
+    assert seen == [False]
+    assert gc.isenabled()
 
 
 def test_build_json_prints_the_manifest(tmp_path: Path) -> None:
