@@ -415,7 +415,6 @@ def _plan_with_config(
             spec = load_app_spec(
                 config.app, app_dir=config.app_dir, recipes=lambda spec: wants_slim(spec, config)
             )
-        _freeze_heap()
         plan = prove_plan(plan_build(spec, config), app_dir=config.app_dir, ahead=ahead)
     return plan, config
 
@@ -548,10 +547,11 @@ def _freeze_heap() -> None:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No garbage collection while the app is imported and described (then frozen, see
-    :func:`_freeze_heap`): each full pass would walk every object the import made so far
-    (a third of a second on a 1,000-route app, and as much in the forked child that makes
-    the OpenAPI schema). What cycles that leaves behind live until the command ends."""
+    """No garbage collection while the app is imported and described, then the heap
+    frozen (:func:`_freeze_heap`) before the collector runs again: each full pass would
+    walk every object the import made so far (a third of a second on a 1,000-route app,
+    and as much in the forked child that makes the OpenAPI schema), and the first pass
+    after the pause all of them at once. Cycles left behind live until the command ends."""
     if not _FREEZE or not gc.isenabled():
         yield
         return
@@ -559,6 +559,7 @@ def _collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.freeze()
         gc.enable()
 
 

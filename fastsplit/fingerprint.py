@@ -12,6 +12,9 @@ import hashlib
 import inspect
 import json
 import warnings
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -40,7 +43,7 @@ def openapi_paths(app: Any) -> dict[str, dict[str, Any]]:
         "routes": app.routes,
         "separate_input_output_schemas": getattr(app, "separate_input_output_schemas", True),
     }
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _model_fields_remembered():
         # FastAPI warns about duplicate operation ids (one route, two methods): the
         # monolith and the rebuilt app both do; it is not what is compared here.
         warnings.simplefilter("ignore")
@@ -58,6 +61,43 @@ def openapi_paths(app: Any) -> dict[str, dict[str, Any]]:
                 "security_schemes": {name: schemes.get(name) for name in names},
             }
     return paths
+
+
+# model class -> (its fields dict when they were made, FastAPI's ModelFields of them)
+_MODEL_FIELDS: weakref.WeakKeyDictionary[type, tuple[Any, list[Any]]] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def _model_fields_remembered() -> Iterator[None]:
+    """While a schema is made, FastAPI's ``_compat.v2.get_model_fields`` makes each model's
+    ModelFields (a pydantic TypeAdapter each) once, not every time: FastAPI makes them
+    for every model a route reaches, in every schema, only to read the fields' annotations
+    (a third of describing a one-route app, which the proof does for every function,
+    mostly with the models of the functions before it). They are made again when the
+    model's fields are no longer the same dict (``model_rebuild`` replaces it). A FastAPI
+    without that function runs its own code."""
+    try:
+        from fastapi._compat import v2
+    except ImportError:
+        yield
+        return
+    made = getattr(v2, "get_model_fields", None)
+    if not callable(made):
+        yield
+        return
+
+    def remembered(model: Any) -> list[Any]:
+        fields = model.model_fields
+        entry = _MODEL_FIELDS.get(model)
+        if entry is None or entry[0] is not fields:
+            entry = _MODEL_FIELDS[model] = (fields, made(model))
+        return list(entry[1])  # the caller's own list, as FastAPI's is
+
+    v2.get_model_fields = remembered
+    try:
+        yield
+    finally:
+        v2.get_model_fields = made
 
 
 def route_operations(paths: dict[str, dict[str, Any]], route: Any) -> str:

@@ -467,8 +467,10 @@ def test_no_garbage_collection_while_the_app_is_imported_and_described(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_ref: str, exit_code: int
 ) -> None:
     """The command-line process (which freezes its heap) pauses the collector for the
-    app's import and description only: enabled again afterwards, even when it failed."""
+    app's import and description only, and freezes what they made before enabling it
+    again (else its first pass walks all of it), even when they failed."""
     seen: list[bool] = []
+    frozen: list[bool] = []  # whether the collector ran when the heap was frozen
     real_load = cli.load_app_spec
 
     def load(*args: Any, **kwargs: Any) -> Any:
@@ -477,11 +479,13 @@ def test_no_garbage_collection_while_the_app_is_imported_and_described(
 
     monkeypatch.setattr(cli, "load_app_spec", load)
     monkeypatch.setattr(cli, "_FREEZE", True)
-    monkeypatch.setattr(gc, "freeze", lambda: None)  # the test process goes on
+    # Recorded, not done: the test process goes on.
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(gc.isenabled()))
     assert gc.isenabled()
     result = build(app_ref, tmp_path / "out")
     assert result.exit_code == exit_code, result.output
     assert seen == [False]
+    assert frozen == [True, False]  # before the app's import, then after it
     assert gc.isenabled()
 
 
