@@ -20,6 +20,7 @@ import typing
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 from fastsplit.fingerprint import openapi_paths, route_operations, sort_key, to_json
@@ -442,12 +443,59 @@ def _baseline_route(effective: Any) -> Any:
     what every option is when it is not given (inferred response model, name, ...)."""
     from fastapi import FastAPI
 
-    app = FastAPI(openapi_url=None)
-    try:
-        app.add_api_route(effective.path, effective.endpoint, methods=sorted(effective.methods))
-    except Exception:  # e.g. an inferred response model on a 204 route
+    for endpoint in (_stand_in(effective.endpoint), effective.endpoint):
+        if endpoint is None:
+            continue
+        app = FastAPI(openapi_url=None)
+        try:
+            app.add_api_route(effective.path, endpoint, methods=sorted(effective.methods))
+        except Exception:  # e.g. an inferred response model on a 204 route
+            continue
+        return app.router.routes[-1]
+    return None
+
+
+def _plain() -> None: ...
+
+
+async def _coroutine() -> None: ...
+
+
+def _generator() -> Iterator[None]:
+    yield
+
+
+async def _async_generator() -> Any:
+    yield
+
+
+def _stand_in(endpoint: Any) -> Any:
+    """A function without parameters that FastAPI takes for ``endpoint`` in all a route's
+    defaults come from: its name, docstring, return annotation (read in the endpoint's
+    globals) and kind (coroutine, generator...). Analysing the parameters is most of
+    making a route, and no option's default depends on them. None for anything but a
+    plain, undecorated function (its signature or globals could come from elsewhere)."""
+    if (
+        type(endpoint) is not FunctionType
+        or hasattr(endpoint, "__wrapped__")
+        or hasattr(endpoint, "__signature__")
+    ):
         return None
-    return app.router.routes[-1]
+    if inspect.isasyncgenfunction(endpoint):
+        template: Any = _async_generator
+    elif inspect.isgeneratorfunction(endpoint):
+        template = _generator
+    elif inspect.iscoroutinefunction(endpoint):
+        template = _coroutine
+    else:
+        template = _plain
+    stand_in = FunctionType(template.__code__, endpoint.__globals__, endpoint.__name__)
+    stand_in.__qualname__ = endpoint.__qualname__
+    stand_in.__module__ = endpoint.__module__
+    stand_in.__doc__ = endpoint.__doc__
+    annotations = endpoint.__annotations__
+    stand_in.__annotations__ = {"return": annotations["return"]} if "return" in annotations else {}
+    return stand_in
 
 
 def _route_value(original: Any, effective: Any, name: str) -> Any:
