@@ -13,8 +13,9 @@ import inspect
 import json
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -35,7 +36,7 @@ def openapi_paths(app: Any) -> dict[str, dict[str, Any]]:
     operations are, whatever their schema names; and the security schemes it names."""
     from fastapi.openapi.utils import get_openapi
 
-    accepted = inspect.signature(get_openapi).parameters
+    accepted = parameters(get_openapi)
     options = {
         "title": app.title,
         "version": app.version,
@@ -98,6 +99,13 @@ def _model_fields_remembered() -> Iterator[None]:
         yield
     finally:
         v2.get_model_fields = made
+
+
+@cache
+def parameters(func: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """The parameters of one of FastAPI's functions, worked out once per process (the
+    recipes of every route, and the probe's for every function, read the same ones)."""
+    return inspect.signature(func).parameters
 
 
 def route_operations(paths: dict[str, dict[str, Any]], route: Any) -> str:

@@ -23,7 +23,13 @@ from pathlib import Path
 from types import FunctionType
 from typing import Any
 
-from fastsplit.fingerprint import openapi_paths, route_operations, sort_key, to_json
+from fastsplit.fingerprint import (
+    openapi_paths,
+    parameters,
+    route_operations,
+    sort_key,
+    to_json,
+)
 from fastsplit.model import Call, Const, Dict, Expr, Ref, Seq, SlimApp, SlimRoute
 from fastsplit.sources import is_first_party_file
 
@@ -152,7 +158,7 @@ class Describer:
         label = _label(call)
         args = (self.expr(call, f"dependency {label}"),)
         kwargs = []
-        for name, parameter in inspect.signature(factory).parameters.items():
+        for name, parameter in parameters(factory).items():
             if name == "dependency":
                 continue
             value = getattr(dependency, name, parameter.default)
@@ -202,7 +208,7 @@ class Describer:
                 "runs; a rebuilt app would not have it (set it in the lifespan instead)"
             )
         baseline = FastAPI(openapi_url=None)
-        accepted = inspect.signature(FastAPI.__init__).parameters
+        accepted = parameters(FastAPI.__init__)
         kwargs: list[tuple[str, Expr]] = []
         for name, read in _APP_SETTINGS.items():
             if name in accepted and not _same(_read(read, app), _read(read, baseline)):
@@ -321,11 +327,11 @@ class Describer:
             )
         endpoint = self.ref(effective.endpoint, "endpoint")
         baseline = _baseline_route(effective)
-        on_app = inspect.signature(FastAPI.add_api_route).parameters
+        on_app = parameters(FastAPI.add_api_route)
         kwargs: list[tuple[str, Expr]] = [
             ("methods", Seq("list", tuple(Const(m) for m in sorted(effective.methods))))
         ]
-        for name, parameter in inspect.signature(APIRouter.add_api_route).parameters.items():
+        for name, parameter in parameters(APIRouter.add_api_route).items():
             if name in ("self", "path", "endpoint", "methods"):
                 continue
             if name == "route_class_override":

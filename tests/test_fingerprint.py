@@ -3,6 +3,7 @@ made once for every schema the process makes (and again when the model changes).
 
 from __future__ import annotations
 
+import inspect
 from contextlib import nullcontext
 from typing import Any
 
@@ -87,3 +88,9 @@ def test_a_rebuilt_model_gets_its_fields_made_again(made: list[str]) -> None:
     assert made == ["Order", "Order"]
     assert "Item" in str(before.field_info.annotation)
     assert after.field_info.annotation == Item | None
+
+
+def test_fastapis_parameters_are_worked_out_once() -> None:
+    found = fingerprint.parameters(FastAPI.add_api_route)
+    assert found is fingerprint.parameters(FastAPI.add_api_route)
+    assert list(found) == list(inspect.signature(FastAPI.add_api_route).parameters)
