@@ -256,6 +256,23 @@ def test_non_http_event_is_answered_harmlessly_and_starts_the_lifespan(
     assert log == ["startup"]
 
 
+def test_a_failure_inside_mangum_is_raised_for_http_events_only(rt: Runtime) -> None:
+    """Mangum recognises events first: what it raises is the request's failure when
+    the event is an HTTP request, and means "not a request" otherwise."""
+    handler = rt.function(counting_app([]))
+
+    class Broken:
+        config = handler._mangum.config
+
+        def __call__(self, event: Any, context: Any) -> Any:
+            raise RuntimeError("broken")
+
+    handler._mangum = Broken()  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="broken"):
+        handler(http_event("GET", "/state"), None)
+    assert handler(WARMUP_EVENT, None)["fastsplit"]["ignored"] == IGNORED
+
+
 def test_request_after_a_warmer_reuses_the_started_lifespan(rt: Runtime) -> None:
     log: list[str] = []
     handler = rt.function(counting_app(log))
