@@ -21,11 +21,11 @@ import argparse
 import compileall
 import json
 import os
-import shutil
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from bench import scale_report
@@ -66,6 +66,9 @@ class Measured:
     key: str
     routes: int
     runs: tuple[TreeRun, ...] = ()
+    """The timed runs (no memory sampling)."""
+    memory: TreeRun | None = None
+    """The run that sampled the tree's memory (its times are not counted)."""
     stopped: float | None = None
     """The time limit a run hit (the runs before it are kept but not reported)."""
     failed: str | None = None
@@ -87,11 +90,11 @@ class Measured:
 
     @property
     def max_rss(self) -> int:
-        return max(run.max_rss for run in self.runs)
+        return max(run.max_rss for run in (*self.runs, *filter(None, [self.memory])))
 
     @property
     def peak_pss(self) -> int:
-        return max(run.peak_pss for run in self.runs)
+        return self.memory.peak_pss if self.memory else 0
 
 
 @dataclass
@@ -126,7 +129,8 @@ def run(quick: bool, work: Path, *, timeout: float | None = None, within_all: bo
     apps = {n: _app(work, n) for n in sizes}
     runner = _Runner(work, limit, runs=1 if quick else 3)
     for n in sizes:
-        results.scale[IMPORT, n] = runner.measure(IMPORT, apps[n], _import_command(apps[n]))
+        importing = partial(_import_command, apps[n])
+        results.scale[IMPORT, n] = runner.measure(IMPORT, apps[n], importing)
     for key, _, args in COMMANDS:
         for n in sizes:
             skip = _hopeless(results, key, n)
@@ -137,8 +141,7 @@ def run(quick: bool, work: Path, *, timeout: float | None = None, within_all: bo
                 say(f"  {key}, {n} routes: skipped: {skip.skipped}")
                 results.scale[key, n] = skip
                 continue
-            command = _fastsplit(apps[n], args, out=runner.out(key, n))
-            results.scale[key, n] = runner.measure(key, apps[n], command)
+            results.scale[key, n] = runner.measure(key, apps[n], partial(_fastsplit, apps[n], args))
     if not (quick and within_all):
         _package(results, runner, work, apps.get(PACKAGE_APP_ROUTES), example=not within_all)
     return scale_report.markdown(results, elapsed=time.monotonic() - results.started)
@@ -186,13 +189,14 @@ def _app(work: Path, routes: int) -> GeneratedApp:
     return app
 
 
-def _import_command(app: GeneratedApp) -> list[object]:
+def _import_command(app: GeneratedApp, out: Path | None = None) -> list[object]:
+    """Python importing the app (``out``, an output folder, is not used)."""
     module = app.app_ref.split(":", 1)[0]
     code = f"import sys; sys.path.insert(0, {str(app.app_dir)!r}); import {module}"
     return [sys.executable, "-c", code]
 
 
-def _fastsplit(app: GeneratedApp, args: Sequence[str], *, out: Path) -> list[object]:
+def _fastsplit(app: GeneratedApp, args: Sequence[str], out: Path) -> list[object]:
     rest = [arg.format(out=out) for arg in args]
     command, options = rest[0], rest[1:]
     return [
@@ -202,7 +206,14 @@ def _fastsplit(app: GeneratedApp, args: Sequence[str], *, out: Path) -> list[obj
 
 
 class _Runner:
-    """Measures commands one after the other, each in its own HOME, pycache allowed."""
+    """Measures commands one after the other, each in its own HOME, pycache allowed.
+
+    Every run writes into a folder of its own, never one just emptied: the builds are
+    removed with the work folder at the end. (On a file system that avoids reusing
+    recently freed inodes, such as ext4 without a journal, creating thousands of files
+    right after deleting thousands is slower: an effect of the previous run's clean-up,
+    not of the command measured.)
+    """
 
     def __init__(self, work: Path, timeout: float, *, runs: int) -> None:
         self.work = work
@@ -212,32 +223,54 @@ class _Runner:
         # The app's bytecode was compiled in advance; fastsplit's own is in the checkout.
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self._counter = 0
+        self._last: dict[tuple[str, int], Path] = {}
 
     def out(self, key: str, routes: int) -> Path:
-        return self.work / "builds" / f"{key}-{routes}"
+        """The output folder of the last finished run of ``key`` on ``routes`` routes."""
+        return self._last[key, routes]
 
-    def measure(self, key: str, app: GeneratedApp, command: list[object]) -> Measured:
+    def measure(
+        self, key: str, app: GeneratedApp, command: Callable[[Path], list[object]]
+    ) -> Measured:
+        """The command (``command(output folder)``) timed up to ``self.runs`` times
+        (within the repeat budget), then run once more to sample its memory."""
         runs: list[TreeRun] = []
         while len(runs) < self.runs and sum(run.wall for run in runs) < REPEAT_BUDGET:
-            shutil.rmtree(self.out(key, app.routes), ignore_errors=True)
-            self._counter += 1
-            log = self.work / "logs" / f"{self._counter:03d}-{key}-{app.routes}.log"
-            result = run_tree(command, cwd=self.work, env=self.env, log=log, timeout=self.timeout)
-            if result.stopped:
-                say(f"  {key}, {app.routes} routes: stopped at {self.timeout:.0f} s")
-                return Measured(key, app.routes, tuple(runs), stopped=self.timeout)
-            if result.returncode != 0:
-                lines = log.read_text(errors="replace").strip().splitlines() or ["(no output)"]
-                say(f"  {key}, {app.routes} routes: exit {result.returncode}: {lines[-1]}")
-                return Measured(key, app.routes, failed=f"exit {result.returncode}: {lines[-1]}")
+            result = self._run(key, app, command, sample=False)
+            if isinstance(result, Measured):
+                return replace(result, runs=tuple(runs)) if result.stopped else result
             runs.append(result)
-        measured = Measured(key, app.routes, tuple(runs))
+        sampled = self._run(key, app, command, sample=True)
+        # A sampled run that failed (it finished before) leaves the times, without PSS.
+        memory = sampled if isinstance(sampled, TreeRun) else None
+        measured = Measured(key, app.routes, tuple(runs), memory=memory)
         say(
             f"  {key}, {app.routes} routes: {measured.wall:.2f} s (CPU {measured.cpu:.2f} s, "
             f"{len(runs)} run(s)), max RSS {measured.max_rss / 2**20:.0f} MiB, "
             f"peak PSS {measured.peak_pss / 2**20:.0f} MiB"
         )
         return measured
+
+    def _run(
+        self, key: str, app: GeneratedApp, command: Callable[[Path], list[object]], *, sample: bool
+    ) -> TreeRun | Measured:
+        """One run in a new output folder; a :class:`Measured` saying why if it failed."""
+        self._counter += 1
+        name = f"{self._counter:03d}-{key}-{app.routes}"
+        out = self.work / "builds" / name
+        log = self.work / "logs" / f"{name}.log"
+        result = run_tree(
+            command(out), cwd=self.work, env=self.env, log=log, timeout=self.timeout, sample=sample
+        )
+        if result.stopped:
+            say(f"  {key}, {app.routes} routes: stopped at {self.timeout:.0f} s")
+            return Measured(key, app.routes, stopped=self.timeout)
+        if result.returncode != 0:
+            lines = log.read_text(errors="replace").strip().splitlines() or ["(no output)"]
+            say(f"  {key}, {app.routes} routes: exit {result.returncode}: {lines[-1]}")
+            return Measured(key, app.routes, failed=f"exit {result.returncode}: {lines[-1]}")
+        self._last[key, app.routes] = out
+        return result
 
 
 def _package(

@@ -58,11 +58,15 @@ def _header(results: Results, elapsed: float) -> list[str]:
         "and that command is skipped on the larger apps, as is a run whose linear "
         "extrapolation from the two smaller apps exceeds the limit (the estimate is "
         "shown, never counted as a measurement). Wall = start to exit of the "
-        "command as a whole; CPU = user + system of it and all its child processes.",
+        "command as a whole; CPU = user + system of it and all its child processes. "
+        "Each run writes into a new folder (none is emptied just before a run; all are "
+        "removed at the end).",
         "- Memory: *max RSS* is the peak resident set of the largest single process of "
         "the command's tree (exact, from `wait4`); *peak PSS* is the largest sum of "
         "proportional set sizes over the whole tree (the build's proof forks one child per "
-        "function), sampled every 50 ms from /proc.",
+        "function), sampled every 50 ms from /proc in one more run whose times are not "
+        "counted (reading a process's memory map costs CPU and stalls its page faults: "
+        "about a second of CPU on the 1,000-route build).",
     ]
 
 

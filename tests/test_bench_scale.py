@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.apps import write_app
+from bench.apps import GeneratedApp, write_app
+from bench.scale_bench import _Runner
 from bench.treerun import run_tree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,3 +54,55 @@ def test_tree_run_measures_children_and_stops_at_the_limit(tmp_path: Path) -> No
         cwd=tmp_path, env=env, log=tmp_path / "b.log", timeout=0.5,
     )  # fmt: skip
     assert slow.stopped and slow.wall < 10
+
+
+def test_tree_run_without_sampling_has_no_pss_but_the_exact_max_rss(tmp_path: Path) -> None:
+    child = "data = b'x' * 150_000_000"
+    run = run_tree(
+        [sys.executable, "-c", child], cwd=tmp_path, env=dict(os.environ),
+        log=tmp_path / "a.log", timeout=30, sample=False,
+    )  # fmt: skip
+    assert run.returncode == 0
+    assert run.peak_pss == 0
+    assert run.max_rss > 150_000_000
+
+
+def test_runner_times_unsampled_runs_in_new_folders_then_samples_memory_once(
+    tmp_path: Path,
+) -> None:
+    """Each run writes into a folder of its own (none is emptied before a run), the
+    timed runs do not sample memory, one more run does, and the last finished run's
+    folder is what later sections read."""
+    runner = _Runner(tmp_path, 30, runs=2)
+    app = GeneratedApp(app_dir=tmp_path, app_ref="app:app", routes=7)
+    outs: list[Path] = []
+
+    def command(out: Path) -> list[object]:
+        outs.append(out)
+        # Alive long enough for the sampler (every 50 ms) to see it.
+        code = (
+            f"import pathlib, time; pathlib.Path({str(out)!r}).mkdir(parents=True); time.sleep(0.3)"
+        )
+        return [sys.executable, "-c", code]
+
+    measured = runner.measure("build", app, command)
+    assert measured.ok and len(measured.runs) == 2
+    assert [run.peak_pss for run in measured.runs] == [0, 0]
+    assert measured.memory is not None and measured.memory.peak_pss > 0
+    assert measured.peak_pss == measured.memory.peak_pss
+    assert len(set(outs)) == 3 and all(out.is_dir() for out in outs)
+    assert runner.out("build", 7) == outs[-1]
+
+
+def test_runner_reports_a_failed_run_without_sampling_memory(tmp_path: Path) -> None:
+    runner = _Runner(tmp_path, 30, runs=3)
+    app = GeneratedApp(app_dir=tmp_path, app_ref="app:app", routes=7)
+    calls: list[Path] = []
+
+    def command(out: Path) -> list[object]:
+        calls.append(out)
+        return [sys.executable, "-c", "raise SystemExit('no such app')"]
+
+    measured = runner.measure("build", app, command)
+    assert not measured.ok and measured.failed == "exit 1: no such app"
+    assert len(calls) == 1 and measured.memory is None
