@@ -13,7 +13,8 @@ the import and first-invocation times, the monotonic clock at the response (the 
 subtracts its own clock at spawn), the modules imported and the response.
 
 ``loop``: warm per-request time of several ways to serve the same event in this one
-process, batches interleaved (each batch starting with the next variant); prints
+process, batches interleaved (each batch starting with the next variant, the variants
+taking turns every ten requests within it); prints
 microseconds per request per batch, wall and CPU (all threads: sync endpoints run in a
 worker thread). Variants:
 ``handler`` (the folder's own handler), ``mangum`` (plain ``Mangum(app)``, whose
@@ -91,14 +92,34 @@ def loop(event: dict[str, Any], iterations: int, batches: int, names: list[str])
     names = list(timed)
     for batch in range(batches):
         # Each batch starts with the next variant: none is always first after a switch.
-        for name in names[batch % len(names) :] + names[: batch % len(names)]:
-            call = timed[name]
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(iterations):
-                call(event)
-            cpu[name].append((time.process_time() - start_cpu) / iterations * 1e6)
-            wall[name].append((time.perf_counter() - start) / iterations * 1e6)
+        order = names[batch % len(names) :] + names[: batch % len(names)]
+        spent = dict.fromkeys(order, 0.0)
+        spent_cpu = dict.fromkeys(order, 0.0)
+        # The variants take turns every CHUNK requests, so that a batch of one and the
+        # same batch of another ran through the same moments of the machine's load; in
+        # reverse order every other turn, so that none always runs right after the same
+        # one (and pays for the garbage it left).
+        for turn, chunk in enumerate(_chunks(iterations)):
+            for name in order if turn % 2 == 0 else order[::-1]:
+                call = timed[name]
+                start, start_cpu = time.perf_counter(), time.process_time()
+                for _ in range(chunk):
+                    call(event)
+                spent_cpu[name] += time.process_time() - start_cpu
+                spent[name] += time.perf_counter() - start
+        for name in order:
+            cpu[name].append(spent_cpu[name] / iterations * 1e6)
+            wall[name].append(spent[name] / iterations * 1e6)
     return {"wall": wall, "cpu": cpu, "failing": failing}
+
+
+CHUNK = 10  # requests a variant serves before the next one's turn
+
+
+def _chunks(iterations: int) -> list[int]:
+    """``iterations`` as turns of :data:`CHUNK` requests (the last one shorter)."""
+    full, rest = divmod(iterations, CHUNK)
+    return [CHUNK] * full + ([rest] if rest else [])
 
 
 def _variant(name: str, handler: Any) -> Any:
