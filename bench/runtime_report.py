@@ -265,8 +265,10 @@ def _section_loops(results: Results) -> list[str]:
         "### B4. Invocation overhead (warm, one process, same event)",
         "",
         f"Microseconds per request, wall (CPU time of the process in brackets), median of "
-        f"{results.batches} batches of {results.iterations} requests, the variants taking "
-        "turns batch after batch. *Generated handler*: the function's `handler.handler` "
+        f"{results.batches} batches of {results.iterations} requests; within a batch the "
+        "variants take turns every 10 requests (in reverse order every other turn), so the "
+        "batches compared ran through the same moments of the machine's load. *Generated "
+        "handler*: the function's `handler.handler` "
         "(fastsplit's LambdaFunction). *Mangum(app)*: plain Mangum on the same app with its "
         'default `lifespan="auto"`, which runs the app\'s startup and shutdown around every '
         'request. *lifespan off*: `Mangum(app, lifespan="off")`, the adapter alone (it '
