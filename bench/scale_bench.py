@@ -90,7 +90,8 @@ class Measured:
 
     @property
     def max_rss(self) -> int:
-        return max(run.max_rss for run in (*self.runs, *filter(None, [self.memory])))
+        runs = [*self.runs, self.memory] if self.memory else self.runs
+        return max(run.max_rss for run in runs)
 
     @property
     def peak_pss(self) -> int:

@@ -67,8 +67,9 @@ def run_tree(
             [str(part) for part in command], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        sampler = threading.Thread(target=_sample, args=(process.pid, peak, stop), daemon=True)
+        sampler = None
         if sample:
+            sampler = threading.Thread(target=_sample, args=(process.pid, peak, stop), daemon=True)
             sampler.start()
 
         def kill() -> None:
@@ -83,7 +84,7 @@ def run_tree(
         timer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
         stop.set()
-        if sample:
+        if sampler is not None:
             sampler.join()
     if stopped.is_set():
         # Grandchildren outlive a killed parent only until the group kill reaches them.

@@ -559,7 +559,7 @@ def _collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        _freeze_heap()
         gc.enable()
 
 

@@ -52,13 +52,7 @@ def record_imports(
     base = _shared_part(shared, app_dir)
     # Functions of one endpoint module load the same modules, as a rule: sort them once
     # (the files of the handler's own modules, in its folder, are never in the result).
-    key = tuple(
-        (m["name"], m["file"], tuple(m["path"]), m["importer"])
-        if m["name"] not in OWN_MODULES
-        else (m["name"], None, (), m["importer"])
-        for m in loaded
-        if m["name"] not in base.names
-    )
+    key = tuple(_entry_key(m) for m in loaded if m["name"] not in base.names)
     return _sorted_imports(base, key, function.slim_include, function.slim_exclude, app_dir)
 
 
