@@ -192,6 +192,8 @@ class LoopResult:
     """The same in CPU time of the process (stretches less than wall under load)."""
     failing: dict[str, str]
     """Variants that could not serve the event the handler's way, and why."""
+    again_of: str = ""
+    """The variant that ``again`` is a second instance of (the A/A comparison)."""
 
 
 def warm_loop(
@@ -208,7 +210,7 @@ def warm_loop(
     command = [str(interpreter()), "-S", "-I", "-B", str(CHILD), "loop", str(folder)]
     command += [str(event_file), str(iterations), str(batches), ",".join(variants)]
     data = json.loads(_run(command, folder, env).stdout)
-    return LoopResult(data["wall"], data["cpu"], data["failing"])
+    return LoopResult(data["wall"], data["cpu"], data["failing"], data.get("again_of", ""))
 
 
 def _run(

@@ -155,14 +155,29 @@ class Bench:
         # Only warm runs are timed here: a cache filled by an earlier bench run will do.
         digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
         cache = self._filled.get(requirements) or WORK_ROOT / "deps-cache" / digest
-        timings = []
+        timings, floors = [], []
+        runs = max(self.runs, DEPS_MIN_RUNS)
         for app in (big, small):
             out = root / f"dist-{app.name}"
             self.package(app, requirements, cache=cache, out=out)  # fills cache and dist
-            runs = max(self.runs, DEPS_MIN_RUNS)
             timings.append(self.warm(app, requirements, cache=cache, out=out, runs=runs))
+            floor = root / f"floor-{app.name}"
+            floors.append(self.write_floor(app, out / "lambda", floor, runs=runs))
         unzipped, zipped = _deps_sizes(cache)
-        return DepsRow(name, ", ".join(lines), unzipped / MB, zipped / MB, *timings)
+        return DepsRow(name, ", ".join(lines), unzipped / MB, zipped / MB, *timings, *floors)
+
+    def write_floor(self, built: Built, dist: Path, root: Path, *, runs: int) -> Timing:
+        """The same zips' bytes written again, replacing the previous copy (bench/write_floor.py),
+        run like fastsplit (same wrapper, one at a time): the least any tool that makes
+        these zips spends per run."""
+        command = [sys.executable, Path(__file__).with_name("write_floor.py"), dist, root]
+        env = offline_env(root.parent / "home")
+        log = self.log(f"write-floor-{built.name}")
+
+        def run() -> Sample:
+            return timed(command, cwd=self.work, env=env, log=log, wheelhouse=self.wheels)
+
+        return self.repeat("writing the zips' bytes", runs, built.functions, run)
 
     # --- incumbents ----------------------------------------------------------------------
 

@@ -229,7 +229,7 @@ class Runtime:
                 continue
             result: LoopResult = coldstart.warm_loop(
                 subject.folder, subject.event, env=subject.env,
-                variants=("handler", "mangum", "mangum-off", "asgi"),
+                variants=("handler", "mangum", "mangum-off", "asgi", "again"),
                 iterations=self.iterations, batches=self.batches,
             )  # fmt: skip
             loops.append(Loop(label, result))

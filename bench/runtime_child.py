@@ -22,7 +22,10 @@ default lifespan "auto" runs the app's startup and shutdown around every call),
 ``mangum-off`` (``Mangum(app, lifespan="off")``) and ``asgi`` (the app called directly
 with the scope Mangum makes of the event and the lifespan state: no event or response
 translation at all). A variant whose first answer differs from ``handler``'s is
-reported as failing and not timed.
+reported as failing and not timed. ``again``: a second, separate instance of the
+strictest plain Mangum that answers like the handler (``mangum-off``, else ``mangum``),
+timed like the others: the same adapter against itself (an A/A comparison) shows how
+finely the batches can tell two variants apart.
 
 Only the standard library is imported before the timed import (the Lambda runtime
 client imports as much before calling a handler).
@@ -72,7 +75,7 @@ def cold(event: dict[str, Any]) -> dict[str, Any]:
 def loop(event: dict[str, Any], iterations: int, batches: int, names: list[str]) -> dict[str, Any]:
     import handler
 
-    variants = {name: _variant(name, handler) for name in names}
+    variants = {name: _variant(name, handler) for name in names if name != "again"}
     expected = _answer(handler.handler(event, Context()))
     timed, failing = {}, {}
     for name, call in variants.items():
@@ -87,6 +90,13 @@ def loop(event: dict[str, Any], iterations: int, batches: int, names: list[str])
         for _ in range(min(50, iterations)):  # lazy first-call work, caches
             call(event)
         timed[name] = call
+    twin = ""
+    if "again" in names:
+        twin = "mangum-off" if "mangum-off" in timed else "mangum"
+        again = _variant(twin, handler)
+        for _ in range(min(50, iterations)):
+            again(event)
+        timed["again"] = again
     wall: dict[str, list[float]] = {name: [] for name in timed}
     cpu: dict[str, list[float]] = {name: [] for name in timed}
     names = list(timed)
@@ -110,7 +120,7 @@ def loop(event: dict[str, Any], iterations: int, batches: int, names: list[str])
         for name in order:
             cpu[name].append(spent_cpu[name] / iterations * 1e6)
             wall[name].append(spent[name] / iterations * 1e6)
-    return {"wall": wall, "cpu": cpu, "failing": failing}
+    return {"wall": wall, "cpu": cpu, "failing": failing, "again_of": twin}
 
 
 CHUNK = 10  # requests a variant serves before the next one's turn

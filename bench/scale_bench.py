@@ -44,7 +44,6 @@ REPEAT_BUDGET = 25.0
 """No further runs of a measurement once its runs took this long (seconds of wall)."""
 PACKAGE_APP_ROUTES = 100
 WITHIN_ALL_QUICK_SIZES = (10, 100)
-ROUTES_WITHIN_ALL = 100
 
 # (key, label, fastsplit arguments after APP --app-dir DIR); {out} is the build folder.
 COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -116,9 +115,8 @@ def run(quick: bool, work: Path, *, timeout: float | None = None, within_all: bo
     """Both sections, measured in ``work``; the markdown section for bench/results.md.
 
     ``within_all``: part of ``python -m bench``, which must keep to its time budget and
-    whose packaging section has example_app already: `routes` (the same proof as `build`,
-    without writing) is measured up to 100 routes, example_app is not packaged here, and
-    quick mode measures 10 and 100 routes with no package section.
+    whose packaging section has example_app already: example_app is not packaged here,
+    and quick mode measures 10 and 100 routes with no package section.
     """
     _this_checkout_first()
     limit = timeout or (QUICK_TIMEOUT if quick else FULL_TIMEOUT)
@@ -135,9 +133,6 @@ def run(quick: bool, work: Path, *, timeout: float | None = None, within_all: bo
     for key, _, args in COMMANDS:
         for n in sizes:
             skip = _hopeless(results, key, n)
-            if within_all and key == "routes" and n > ROUTES_WITHIN_ALL:
-                why = "within `make bench`: `routes` runs the same proof as `build`"
-                skip = Measured(key, n, skipped=why)
             if skip is not None:
                 say(f"  {key}, {n} routes: skipped: {skip.skipped}")
                 results.scale[key, n] = skip
