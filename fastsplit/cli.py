@@ -481,7 +481,7 @@ def _routes_table(plan: BuildPlan) -> Table:
         if function.kind == "fallback":
             table.add_row(
                 function.name,
-                "-",
+                "full" if function.mode == "full" else "-",
                 "ANY",
                 "(no route matched)",
                 "-",

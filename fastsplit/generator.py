@@ -40,7 +40,7 @@ def function_files(plan: BuildPlan, function: Function) -> tuple[str, ...]:
     files = {"handler.py", RUNTIME_MODULE}
     if function.mode == "slim":
         files.update(_proven(function).files)
-    elif function.kind != "fallback":
+    elif function.mode == "full":
         files.update(plan.spec.full_files)
     return tuple(sorted(files))
 
@@ -105,7 +105,7 @@ def _targets(platforms: Collection[str]) -> list[Target]:
 
 def render_handler(plan: BuildPlan, function: Function) -> str:
     common = {"version": __version__, "app_ref": plan.spec.app, "function": function}
-    if function.kind == "fallback":
+    if function.mode == "standalone":
         return render(
             "fallback.py.jinja",
             routes=plan.fallback_routes,

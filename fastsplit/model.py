@@ -291,7 +291,8 @@ class Function:
     @property
     def description(self) -> str:
         if self.kind == "fallback":
-            return "Requests no route takes: FastAPI's 404, 405 and trailing-slash redirects"
+            answers = "FastAPI's" if self.mode == "standalone" else "the app's"
+            return f"Requests no route takes: {answers} 404, 405 and trailing-slash redirects"
         if self.kind == "docs":
             return "API docs and OpenAPI schema"
         return "; ".join(route.key for route in self.routes)

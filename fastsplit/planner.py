@@ -81,8 +81,8 @@ def plan_build(spec: AppSpec, config: Config) -> BuildPlan:
         diagnostics.append(_timeout_warning("options", config.timeout))
     if not any(function.kind != "fallback" for function in functions):
         diagnostics.append(Diagnostic("error", spec.app, "the app has no HTTP routes to split"))
-    if config.fallback and (spec.custom_http_error_handlers or spec.middleware):
-        diagnostics.append(_fallback_caveat(spec))
+    if config.fallback and _fallback_needs_app(spec):
+        diagnostics.append(_fallback_full(spec))
     if spec.not_slim and any(d.kind == "route" and d.mode == "slim" for d in drafts):
         diagnostics += not_slim_diagnostics([(spec.app, f"every function: {spec.not_slim}")])
     return BuildPlan(
@@ -346,7 +346,9 @@ def _mode(draft: _Draft, spec: AppSpec) -> tuple[str, str]:
     (:mod:`fastsplit.prove`) confirms it or turns it full.
     """
     if draft.kind == "fallback":
-        return "standalone", ""
+        # The route table alone answers like FastAPI's defaults; an app whose middleware
+        # or 404/405 handlers shape those answers needs the whole app to answer as it does.
+        return ("full" if _fallback_needs_app(spec) else "standalone"), ""
     if draft.kind != "route" or draft.mode != "slim":
         return "full", ""
     if spec.not_slim:
@@ -400,7 +402,12 @@ def _timeout_warning(where: str, timeout: int) -> Diagnostic:
     )
 
 
-def _fallback_caveat(spec: AppSpec) -> Diagnostic:
+def _fallback_needs_app(spec: AppSpec) -> bool:
+    """Whether unmatched requests get more than FastAPI's defaults from the app."""
+    return bool(spec.middleware or spec.custom_http_error_handlers)
+
+
+def _fallback_full(spec: AppSpec) -> Diagnostic:
     reasons = []
     if spec.middleware:
         reasons.append("middleware " + ", ".join(m.split(":")[-1] for m in spec.middleware))
@@ -409,8 +416,9 @@ def _fallback_caveat(spec: AppSpec) -> Diagnostic:
     return Diagnostic(
         "info",
         "fallback",
-        "the fallback function answers unmatched requests with FastAPI's defaults, "
-        f"without the app's {' and '.join(reasons)}",
+        "the fallback function imports the whole app, so that requests no route takes get "
+        f"the app's {' and '.join(reasons)} (an app without them gets a fallback that "
+        "answers from the route table alone, a cheaper cold start)",
     )
 
 

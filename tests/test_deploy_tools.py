@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import APPS, REPO, build_to
 from tests.e2e import Answer, Case, http_answer
-from tests.test_e2e_events import CASES, MIDDLEWARE_HEADERS
+from tests.test_e2e_events import CASES
 from tests.tooling import (
     cfn_lint,
     describe,
@@ -148,11 +148,9 @@ def _cookie(value: str) -> tuple[str, frozenset[str]]:
     return name_value, kept
 
 
-def _comparable(answer: Answer, case: Case, *, fallback: bool) -> dict[str, object]:
+def _comparable(answer: Answer, case: Case) -> dict[str, object]:
     headers = {
-        name: values
-        for name, values in answer.headers.items()
-        if name not in SERVER_HEADERS and not (fallback and name in MIDDLEWARE_HEADERS)
+        name: values for name, values in answer.headers.items() if name not in SERVER_HEADERS
     }
     # Redirects name the host the client used; compare the path part.
     if "location" in headers:
@@ -209,8 +207,8 @@ def test_serverless_offline_serves_the_split_like_the_monolith(
             if "cache-control" not in expected.headers:
                 # hapi's default for answers that set no cache policy.
                 got.headers.pop("cache-control", None)
-            got_c = _comparable(got, case, fallback=False)
-            expected_c = _comparable(expected, case, fallback=False)
+            got_c = _comparable(got, case)
+            expected_c = _comparable(expected, case)
             if got_c != expected_c:
                 mismatches.append(f"{case.label}:\n  offline  {got_c}\n  monolith {expected_c}")
     assert not mismatches, "\n".join(mismatches)

@@ -28,7 +28,7 @@ from fastsplit.packager import Target, package, read_manifest
 from tests.conftest import REPO
 from tests.e2e import Answer, Case, lambda_answer, monolith_answer
 from tests.lambdaric import lambdaric_dir, lambdaric_python, python_version, run_function
-from tests.test_e2e_events import CASES, MIDDLEWARE_HEADERS
+from tests.test_e2e_events import CASES
 from tests.test_packager import options, shared_cache
 from tests.tooling import ToolError, generate_event
 
@@ -95,12 +95,9 @@ def monolith(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestCl
         yield client
 
 
-def expected_answer(function: str, answer: Answer) -> Answer:
+def expected_answer(answer: Answer) -> Answer:
     """What the function must answer through API Gateway v2, given the monolith's answer."""
     headers = dict(answer.headers)
-    if function == "fallback":
-        # It answers without importing the app, so without its middleware (documented).
-        headers = {k: v for k, v in headers.items() if k not in MIDDLEWARE_HEADERS}
     if "content-type" not in headers:
         # Mangum (like API Gateway for payload 2.0) labels an untyped body as JSON.
         headers["content-type"] = ["application/json"]
@@ -145,7 +142,7 @@ def test_artifact_answers_like_the_monolith_under_the_real_runtime(
             outcome = runtime.invoke(http_event(case, route))
             assert outcome.kind == "response", f"{case.label}: {outcome}\n{runtime.log()}"
             got = lambda_answer(outcome.payload)
-            expected = expected_answer(function, monolith_answer(monolith, case))
+            expected = expected_answer(monolith_answer(monolith, case))
             if function == "mount_static" and got.status == 200:
                 # The zip entry's (content-derived) date is the file's mtime on Lambda.
                 assert got.headers["last-modified"] != expected.headers["last-modified"]
@@ -172,25 +169,19 @@ def test_artifact_answers_like_the_monolith_under_the_real_runtime(
     assert not [entry for entry in report["path"] if "site-packages" in entry]
     origins = report["origins"]
     in_zip = {"handler", "fastsplit_runtime", "fastapi", "starlette", "pydantic"}
-    in_zip |= {"pydantic_core", "mangum"}
-    if function != "fallback":
-        in_zip.add("example_app")
+    # Every function imports the app's code, the fallback too (example_app has middleware).
+    in_zip |= {"pydantic_core", "mangum", "example_app"}
     for module in in_zip:
         assert origins[module].startswith(f"{task.resolve()}/"), (module, origins[module])
-    if function == "fallback":
-        # Its zip holds no app code, and the checkout is not importable either.
-        assert origins["example_app"] is None
-        assert not [name for name in names if name.startswith("example_app/")]
     for module in ("awslambdaric", "runtime_client"):
         assert origins[module].startswith(f"{ric}/"), (module, origins[module])
     libraries = [m for m in mapped if re.search(r"\.so(\.|$)", m)]
     allowed = (f"{task.resolve()}/", f"{ric}/", f"{report['base_prefix']}/", "/usr/lib", "/lib")
     assert [m for m in libraries if not m.startswith(allowed)] == []
     assert not [m for m in libraries if "site-packages" in m or m.startswith(f"{REPO}/.venv")]
-    if function != "fallback":  # the fallback answers with Starlette alone: no pydantic
-        assert [m for m in libraries if "_pydantic_core" in m] == [
-            str(task.resolve() / next(n for n in names if "_pydantic_core." in n))
-        ]
+    assert [m for m in libraries if "_pydantic_core" in m] == [
+        str(task.resolve() / next(n for n in names if "_pydantic_core." in n))
+    ]
     # Nothing was written into the task folder (read-only on Lambda): no bytecode, no data.
     assert files_under(task) == set(names)
 

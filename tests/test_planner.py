@@ -713,16 +713,28 @@ def test_fallback_routes_are_the_whole_table_with_mounts_taking_every_method() -
     )
 
 
-def test_fallback_caveat_for_middleware(example: BuildPlan) -> None:
-    (caveat,) = [d for d in example.diagnostics if d.where == "fallback"]
-    assert caveat.level == "info"
-    assert "without the app's middleware add_version_header, CORSMiddleware" in caveat.message
+def test_fallback_imports_the_app_for_its_middleware(example: BuildPlan) -> None:
+    (note,) = [d for d in example.diagnostics if d.where == "fallback"]
+    assert note.level == "info"
+    assert "imports the whole app" in note.message
+    assert "the app's middleware add_version_header, CORSMiddleware" in note.message
+    (fallback,) = [f for f in example.functions if f.kind == "fallback"]
+    assert fallback.mode == "full"
 
 
-def test_fallback_caveat_for_a_custom_404_handler() -> None:
+def test_fallback_imports_the_app_for_a_custom_404_handler() -> None:
     build_plan = plan_build(local_spec("custom_handler_app"), Config())
-    (caveat,) = [d for d in build_plan.diagnostics if d.where == "fallback"]
-    assert "a custom 404/405 exception handler" in caveat.message
+    (note,) = [d for d in build_plan.diagnostics if d.where == "fallback"]
+    assert "a custom 404/405 exception handler" in note.message
+    (fallback,) = [f for f in build_plan.functions if f.kind == "fallback"]
+    assert fallback.mode == "full"
+
+
+def test_fallback_without_middleware_or_handlers_is_the_route_table() -> None:
+    build_plan = plan("mounts:app")
+    assert not [d for d in build_plan.diagnostics if d.where == "fallback"]
+    (fallback,) = [f for f in build_plan.functions if f.kind == "fallback"]
+    assert fallback.mode == "standalone"
 
 
 def test_no_fallback_caveat_without_fallback(example: BuildPlan) -> None:

@@ -88,7 +88,8 @@ def test_light_and_heavy_routes_get_slim_functions(slim_build: Path) -> None:
         (*LIGHT, HEAVY), "slim"
     )
     assert functions["docs"]["mode"] == "full"
-    assert functions["fallback"]["mode"] == "standalone"
+    # slimapp has middleware: its fallback imports the whole app to answer through it.
+    assert functions["fallback"]["mode"] == "full"
 
 
 def test_a_light_handler_never_imports_numpy(slim_build: Path) -> None:

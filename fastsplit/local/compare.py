@@ -6,9 +6,6 @@ transport ones (``date``, ``server``, ``content-length``, ``connection``, ...). 
 is compared as a set of methods. Two differences are *known*: reported, not failures
 (``--strict`` makes them fail):
 
-* an answer of the ``fallback`` function lacks headers the app's middleware adds: the
-  fallback answers unmatched requests without importing the app (a cheap cold start),
-  so without its middleware — the documented price of that design;
 * an answer without ``Content-Type`` gets ``application/json`` on the split: Mangum
   labels every payload 2.0 response, and that is what API Gateway then sends;
 * with artifacts (``--from dist``), static files' ``ETag`` and ``Last-Modified``: a
@@ -74,7 +71,7 @@ class Difference:
 
 
 def compare(
-    monolith: Answer, split: Answer, *, function: str | None, artifacts: bool = False
+    monolith: Answer, split: Answer, *, artifacts: bool = False
 ) -> tuple[list[Difference], list[Difference]]:
     """``(differences, known differences)`` between the two answers."""
     differences: list[Difference] = []
@@ -87,7 +84,7 @@ def compare(
         if _header_value(name, want) == _header_value(name, have):
             continue
         difference = Difference(f"header {name}", want or "-", have or "-")
-        reason = _known_reason(name, want, have, function, artifacts=artifacts)
+        reason = _known_reason(name, want, have, artifacts=artifacts)
         if reason:
             known.append(Difference(difference.what, difference.monolith, difference.split, reason))
         else:
@@ -135,11 +132,7 @@ def _first_json_difference(a: Any, b: Any, path: str) -> tuple[str, Any, Any]:
     return path, a, b
 
 
-def _known_reason(
-    name: str, want: str | None, have: str | None, function: str | None, *, artifacts: bool
-) -> str:
-    if function == "fallback" and want is not None and have is None:
-        return "the fallback function answers without the app's middleware"
+def _known_reason(name: str, want: str | None, have: str | None, *, artifacts: bool) -> str:
     if name == "content-type" and want is None and have == MANGUM_CONTENT_TYPE:
         return "Mangum labels an answer without Content-Type as JSON (so does Lambda)"
     if artifacts and name in ("etag", "last-modified") and want and have:

@@ -130,9 +130,7 @@ def verify(
                     route = select(split.deployment.routes, case.method, case.path)
                     function = route.function if route is not None else None
                     want, have = _send(monolith, case), _send(client, case)
-                    differences, known = compare(
-                        want, have, function=function, artifacts=options.source == "dist"
-                    )
+                    differences, known = compare(want, have, artifacts=options.source == "dist")
                     result = CaseResult(
                         case, function, want, have, tuple(differences), tuple(known)
                     )
