@@ -125,7 +125,7 @@ def test_every_route_answers_like_the_monolith_over_http(
             want = _answer(monolith.request(method, path, **request))
             got = _answer(client.request(method, path, **request))
             function = _function(split, method, path)
-            differences, _known = compare(want, got, function=function)
+            differences, _known = compare(want, got)
             if differences:
                 mismatches.append(f"{method} {path} via {function}: {differences}")
     assert not mismatches, "\n".join(mismatches)
