@@ -25,7 +25,15 @@ from fastsplit.templating import render
 RUNTIME_MODULE = "fastsplit_runtime.py"
 IMPORTS_FILE = "imports.json"
 # Names a slim handler defines itself: imports of the app's names never take them.
-SLIM_RESERVED = ("app", "handler", "os", "sys", "LambdaFunction", "_FUNCTION_ROOT")
+SLIM_RESERVED = (
+    "app",
+    "handler",
+    "os",
+    "sys",
+    "LambdaFunction",
+    "defer_pydantic_v1_import",
+    "_FUNCTION_ROOT",
+)
 NOQA = "  # noqa: E402"
 # From this many functions, the manifest and imports.json are made on another core.
 BACKGROUND_DOCUMENTS = 100
@@ -143,9 +151,8 @@ def slim_handler_parts(plan: BuildPlan, function: Function) -> dict[str, Any]:
     own = {Path(top).stem for top in plan.spec.source_modules}
     framework = [i for i in names.imports if i.module.split(".")[0] not in own]
     application = [i for i in names.imports if i.module.split(".")[0] in own]
-    imports = pysource.import_lines(
-        [pysource.Import("fastsplit_runtime", "LambdaFunction"), *framework], suffix=NOQA
-    )
+    # The template imports fastsplit_runtime (and defers pydantic.v1) first.
+    imports = pysource.import_lines(framework, suffix=NOQA)
     if application:
         imports += ["", *pysource.import_lines(application, suffix=NOQA)]
     override_lines = []

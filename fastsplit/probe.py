@@ -73,7 +73,7 @@ from typing import Any
 HANDLER = "handler"
 # The lines every slim handler starts with, run under the handler's name so that the
 # import hook records the handler as their importer.
-PRELUDE = "import fastsplit_runtime\nimport fastapi\n"
+PRELUDE = "import fastsplit_runtime\nfastsplit_runtime.defer_pydantic_v1_import()\nimport fastapi\n"
 LEARN = 2  # functions proven from scratch to learn what every handler imports
 MIN_SHARED = 4  # fewer functions than this: every one from scratch
 RETRY = "retry"

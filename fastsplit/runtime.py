@@ -15,9 +15,11 @@ non-HTTP events harmlessly.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import re
-from collections.abc import Coroutine, Iterable
+import sys
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, cast
 
 from mangum import Mangum
@@ -32,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("fastsplit")
 
-__all__ = ["LambdaFunction", "fallback_app"]
+__all__ = ["LambdaFunction", "defer_pydantic_v1_import", "fallback_app"]
 
 
 class LambdaFunction:
@@ -169,3 +171,49 @@ def fallback_app(
     app = Starlette(routes=table, exception_handlers={HTTPException: _http_exception_handler})
     app.router.redirect_slashes = redirect_slashes
     return app
+
+
+# ---------------------------------------------------------------- cold start
+
+
+def defer_pydantic_v1_import() -> None:
+    """Spare FastAPI an import of ``pydantic.v1`` whose answer can only be "no".
+
+    Recent FastAPI versions (0.165, for one) ask of every route's annotations, and of
+    values they encode, whether they are pydantic.v1 models, and import ``pydantic.v1``
+    to find out: some 70 ms of a cold start on Lambda, whose read-only code folder keeps
+    no bytecode, so every module imported is compiled first. Nothing can be a pydantic.v1
+    model before ``pydantic.v1`` has been imported, so until then the answer is
+    ``False`` without asking; once anything imports it, FastAPI's own check runs. The
+    same answers, one import fewer. With a FastAPI without these checks, this changes
+    nothing.
+
+    The handler calls it before it imports the app, so that the routes' checks are
+    spared too (it imports FastAPI itself; the fallback of an app without middleware,
+    which needs no FastAPI, does not call it).
+    """
+    try:
+        from fastapi._compat import shared
+    except ImportError:  # another FastAPI: nothing to spare
+        return
+    for name in ("is_pydantic_v1_model_class", "is_pydantic_v1_model_instance"):
+        original = getattr(shared, name, None)
+        if not callable(original) or hasattr(original, "__wrapped__"):
+            continue  # absent, or already deferred
+        quick = _once_pydantic_v1_is_imported(original)
+        # FastAPI's modules hold the function under its name (imported from ``shared``):
+        # replace every reference to it, wherever FastAPI keeps one.
+        for module_name, module in list(sys.modules.items()):
+            if module_name.partition(".")[0] != "fastapi" or module is None:
+                continue
+            for attribute, value in list(vars(module).items()):
+                if value is original:
+                    setattr(module, attribute, quick)
+
+
+def _once_pydantic_v1_is_imported(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    @functools.wraps(check)
+    def quick(value: Any) -> bool:
+        return "pydantic.v1" in sys.modules and check(value)
+
+    return quick

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -531,3 +534,82 @@ def test_fallback_answers_like_the_monolith(
         location = urlsplit(headers["location"])
         wanted = urlsplit(expected.headers["location"])
         assert (location.path, location.query) == (wanted.path, wanted.query)
+
+
+# ---------------------------------------------------------------- pydantic.v1
+
+
+DEFERRED_V1 = """
+import sys, warnings
+from fastsplit.runtime import defer_pydantic_v1_import
+
+deferred = sys.argv[1] == "defer"
+if deferred:
+    defer_pydantic_v1_import()
+    defer_pydantic_v1_import()  # twice: no wrapper around the wrapper
+
+from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+
+class Item(BaseModel):
+    name: str
+
+
+app = FastAPI()
+
+
+@app.post("/items")
+def create(item: Item) -> Item:
+    return item
+
+
+answer = TestClient(app).post("/items", json={"name": "a"})
+print(answer.status_code, answer.json())
+if deferred:
+    assert "pydantic.v1" not in sys.modules, "FastAPI imported pydantic.v1 after all"
+
+# Once pydantic.v1 is imported, FastAPI's own checks run again.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from pydantic import v1
+
+
+class Old(v1.BaseModel):
+    name: str
+
+
+def old_route(old: Old) -> None: ...
+
+
+for what, attempt in [
+    ("route", lambda: app.add_api_route("/old", old_route, methods=["POST"])),
+    ("encode", lambda: jsonable_encoder(Old(name="x"))),
+]:
+    try:
+        attempt()
+    except Exception as error:
+        print(what, "refused:", type(error).__name__)
+    else:
+        print(what, "accepted")
+"""
+
+
+def test_pydantic_v1_is_not_imported_until_something_else_does(tmp_path: Path) -> None:
+    # Fresh interpreters: this test process may have imported pydantic.v1 already.
+    script = tmp_path / "deferred.py"
+    script.write_text(DEFERRED_V1, encoding="utf-8")
+
+    def run(mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), mode], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    deferred, plain = run("defer"), run("plain")
+    # The same answers, and the same verdicts on pydantic.v1 models once it is imported.
+    assert deferred == plain
+    assert deferred.startswith("200 {'name': 'a'}\n")

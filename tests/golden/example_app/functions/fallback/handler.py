@@ -15,7 +15,11 @@ _FUNCTION_ROOT = os.path.dirname(os.path.abspath(__file__))
 if _FUNCTION_ROOT not in sys.path:
     sys.path.insert(0, _FUNCTION_ROOT)
 
-from fastsplit_runtime import LambdaFunction  # noqa: E402
+from fastsplit_runtime import LambdaFunction, defer_pydantic_v1_import  # noqa: E402
+
+# Spare FastAPI importing pydantic.v1 only to find that no route uses it (a cold start
+# compiles every module it imports; see fastsplit_runtime).
+defer_pydantic_v1_import()
 
 from example_app.main import app  # noqa: E402
 

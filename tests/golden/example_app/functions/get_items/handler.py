@@ -22,7 +22,12 @@ _FUNCTION_ROOT = os.path.dirname(os.path.abspath(__file__))
 if _FUNCTION_ROOT not in sys.path:
     sys.path.insert(0, _FUNCTION_ROOT)
 
-from fastsplit_runtime import LambdaFunction  # noqa: E402
+from fastsplit_runtime import LambdaFunction, defer_pydantic_v1_import  # noqa: E402
+
+# Spare FastAPI importing pydantic.v1 only to find that no route uses it (a cold start
+# compiles every module it imports; see fastsplit_runtime).
+defer_pydantic_v1_import()
+
 from fastapi import FastAPI  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.base import BaseHTTPMiddleware  # noqa: E402
