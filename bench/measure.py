@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -94,7 +95,14 @@ class Bench:
         return path
 
     def repeat(self, label: str, count: int, functions: int, run: Callable[[], Sample]) -> Timing:
-        samples = [run() for _ in range(count)]
+        samples = []
+        for _ in range(count):
+            # Every run starts with no dirty pages left by the one before: a warm run with
+            # the large dependency set writes about 1 GB of zips, and the kernel's writeback
+            # of one run's bytes must not be charged to the next (throttled writers pay
+            # for it in CPU time).
+            os.sync()
+            samples.append(run())
         walls = tuple(sample.wall for sample in samples)
         cpu = median([sample.cpu for sample in samples])
         timing = Timing(label, median(walls), cpu, walls, functions)
