@@ -354,6 +354,20 @@ def test_explain_lists_everything_and_refuses_what_is_not_there(slim_build: Path
     assert "'numpy' is not in function get_light_ping" in result.stderr
     result = runner.invoke(cli, ["explain", "docs", "--build", str(slim_build)])
     assert "It imports the whole app" in result.stdout
+    # slimapp has middleware: its fallback imports the app too, and says why.
+    result = runner.invoke(cli, ["explain", "fallback", "--build", str(slim_build)])
+    assert result.stdout.startswith("fallback (full): Requests no route takes: the app's 404")
+    assert "the app's middleware or 404/405 handlers shape" in result.stdout
+
+
+def test_explain_a_fallback_without_app_code(tmp_path: Path) -> None:
+    from tests.conftest import build_to
+
+    build = build_to(tmp_path / "build", "minimal:app")  # no middleware, no handlers
+    result = CliRunner().invoke(cli, ["explain", "fallback", "--build", str(build)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("fallback (standalone): Requests no route takes: FastAPI's")
+    assert "It imports no application code" in result.stdout
 
 
 # ---------------------------------------------------------------- packaging follows imports
