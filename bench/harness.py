@@ -128,6 +128,9 @@ class Sample:
     """Seconds from start to exit."""
     cpu: float
     """User + system seconds of the command and every process it waited for."""
+    user: float = 0.0
+    """The user part of ``cpu``: the commands' own work, without the kernel's (copying
+    bytes into files, allocating and freeing their blocks)."""
 
 
 def timed(
@@ -158,8 +161,8 @@ def timed(
     if result.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         raise BenchError(f"{' '.join(argv)} (in {cwd}) exited {result.returncode}:\n{tail}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Sample(wall, cpu)
+    user = after.ru_utime - before.ru_utime
+    return Sample(wall, user + (after.ru_stime - before.ru_stime), user)
 
 
 def wheelhouse(requirement_sets: Sequence[Sequence[str]], target: Target = TARGET) -> Path:

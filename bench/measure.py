@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from statistics import median
 
@@ -30,7 +31,7 @@ from bench.report import DepsRow, Timing, save_section
 MB = 1024 * 1024
 # The marginal cost per function is a small difference of two totals: one run is too
 # noisy for it, and warm runs are cheap.
-DEPS_MIN_RUNS = 3
+DEPS_MIN_RUNS = 5
 
 
 @dataclass(frozen=True)
@@ -95,19 +96,7 @@ class Bench:
         return path
 
     def repeat(self, label: str, count: int, functions: int, run: Callable[[], Sample]) -> Timing:
-        samples = []
-        for _ in range(count):
-            # Every run starts with no dirty pages left by the one before: a warm run with
-            # the large dependency set writes about 1 GB of zips, and the kernel's writeback
-            # of one run's bytes must not be charged to the next (throttled writers pay
-            # for it in CPU time).
-            os.sync()
-            samples.append(run())
-        walls = tuple(sample.wall for sample in samples)
-        cpu = median([sample.cpu for sample in samples])
-        timing = Timing(label, median(walls), cpu, walls, functions)
-        say(f"  {label}: {timing.describe()}")
-        return timing
+        return _timing(label, [_synced(run) for _ in range(count)], functions)
 
     # --- fastsplit -----------------------------------------------------------------------
 
@@ -163,29 +152,44 @@ class Bench:
         # Only warm runs are timed here: a cache filled by an earlier bench run will do.
         digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
         cache = self._filled.get(requirements) or WORK_ROOT / "deps-cache" / digest
-        timings, floors = [], []
-        runs = max(self.runs, DEPS_MIN_RUNS)
+        outs = {app.name: root / f"dist-{app.name}" for app in (big, small)}
+        for app in (big, small):  # fills the cache and dist/
+            self.package(app, requirements, cache=cache, out=outs[app.name])
+        # The runs take turns (the big app's, the small one's, then writing their zips'
+        # bytes alone): the marginal cost per function is a difference of two totals, and
+        # this machine's speed drifts by tens of percent within minutes.
+        commands: dict[tuple[str, str], Callable[[], Sample]] = {
+            ("warm", app.name): partial(self.package, app, requirements, cache=cache, out=out)
+            for app, out in ((big, outs[big.name]), (small, outs[small.name]))
+        }
         for app in (big, small):
-            out = root / f"dist-{app.name}"
-            self.package(app, requirements, cache=cache, out=out)  # fills cache and dist
-            timings.append(self.warm(app, requirements, cache=cache, out=out, runs=runs))
-            floor = root / f"floor-{app.name}"
-            floors.append(self.write_floor(app, out / "lambda", floor, runs=runs))
+            floor = self.write_floor(app, outs[app.name] / "lambda", root / f"floor-{app.name}")
+            commands["floor", app.name] = floor
+        samples: dict[tuple[str, str], list[Sample]] = {key: [] for key in commands}
+        for _ in range(max(self.runs, DEPS_MIN_RUNS)):
+            for key, command in commands.items():
+                samples[key].append(_synced(command))
+        labels = {"warm": "fastsplit warm", "floor": "writing the zips' bytes"}
+        timings = {
+            key: _timing(f"{labels[key[0]]}, {key[1]}", runs, functions)
+            for key, runs in samples.items()
+            for functions in [big.functions if key[1] == big.name else small.functions]
+        }
         unzipped, zipped = _deps_sizes(cache)
-        return DepsRow(name, ", ".join(lines), unzipped / MB, zipped / MB, *timings, *floors)
+        return DepsRow(
+            name, ", ".join(lines), unzipped / MB, zipped / MB,
+            timings["warm", big.name], timings["warm", small.name],
+            timings["floor", big.name], timings["floor", small.name],
+        )  # fmt: skip
 
-    def write_floor(self, built: Built, dist: Path, root: Path, *, runs: int) -> Timing:
-        """The same zips' bytes written again, replacing the previous copy (bench/write_floor.py),
-        run like fastsplit (same wrapper, one at a time): the least any tool that makes
-        these zips spends per run."""
+    def write_floor(self, built: Built, dist: Path, root: Path) -> Callable[[], Sample]:
+        """A run writing the same zips' bytes again, replacing the previous copy
+        (bench/write_floor.py), run like fastsplit (same wrapper): the least any tool
+        that makes these zips spends per run."""
         command = [sys.executable, Path(__file__).with_name("write_floor.py"), dist, root]
         env = offline_env(root.parent / "home")
         log = self.log(f"write-floor-{built.name}")
-
-        def run() -> Sample:
-            return timed(command, cwd=self.work, env=env, log=log, wheelhouse=self.wheels)
-
-        return self.repeat("writing the zips' bytes", runs, built.functions, run)
+        return partial(timed, command, cwd=self.work, env=env, log=log, wheelhouse=self.wheels)
 
     # --- incumbents ----------------------------------------------------------------------
 
@@ -252,3 +256,22 @@ def _deps_sizes(cache: Path) -> tuple[int, int]:
     unzipped = sum(p.stat().st_size for p in (folder / "site").rglob("*") if p.is_file())
     zipped = max(p.stat().st_size for p in folder.glob("deps-*.zip"))
     return unzipped, zipped
+
+
+def _synced(run: Callable[[], Sample]) -> Sample:
+    """``run()`` right after a sync: it starts with the previous run's files on disk, as a
+    user's previous dist/ is, and none of their writeback left to charge to it (a warm
+    run with the large dependency set writes about 1 GB of zips)."""
+    os.sync()
+    return run()
+
+
+def _timing(label: str, samples: list[Sample], functions: int) -> Timing:
+    walls = tuple(sample.wall for sample in samples)
+    cpus = tuple(sample.cpu for sample in samples)
+    users = tuple(sample.user for sample in samples)
+    timing = Timing(
+        label, median(walls), median(cpus), walls, functions, median(users), cpus, users
+    )
+    say(f"  {label}: {timing.describe()}")
+    return timing

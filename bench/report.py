@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,19 @@ class Timing:
     cpu: float
     runs: tuple[float, ...]
     functions: int
+    user: float = 0.0
+    """The median user CPU time (``cpu`` less the kernel's work)."""
+    cpus: tuple[float, ...] = ()
+    """CPU time of each run, in the order of ``runs``."""
+    users: tuple[float, ...] = ()
+    """User CPU time of each run, in the order of ``runs``."""
 
     def per(self) -> Timing:
         """The same figures per function."""
         n = self.functions
         runs = tuple(run / n for run in self.runs)
-        return Timing(f"{self.label}, per function", self.seconds / n, self.cpu / n, runs, 1)
+        label = f"{self.label}, per function"
+        return Timing(label, self.seconds / n, self.cpu / n, runs, 1, self.user / n)
 
     def describe(self) -> str:
         text = f"{secs(self.seconds)} (CPU {secs(self.cpu)}"
@@ -65,23 +73,41 @@ class DepsRow:
     @property
     def marginal(self) -> tuple[float, float]:
         """(wall, CPU) seconds per added function: the fixed cost of a run cancels out."""
-        return _marginal(self.warm, self.warm_small)
+        return _marginal(self.warm, self.warm_small, "seconds"), self.marginal_cpu
+
+    @property
+    def marginal_cpu(self) -> float:
+        return _marginal(self.warm, self.warm_small, "cpu")
 
     @property
     def floor_marginal(self) -> tuple[float, float]:
         """The same for writing the zips' bytes alone: the part no packager avoids."""
-        return _marginal(self.floor, self.floor_small)
+        return (
+            _marginal(self.floor, self.floor_small, "seconds"),
+            _marginal(self.floor, self.floor_small, "cpu"),
+        )
 
     @property
-    def above_floor(self) -> tuple[float, float]:
-        """(wall, CPU) per added function that fastsplit spends above writing the bytes."""
-        (wall, cpu), (floor_wall, floor_cpu) = self.marginal, self.floor_marginal
-        return wall - floor_wall, cpu - floor_cpu
+    def marginal_user(self) -> float:
+        """User CPU seconds per added function: fastsplit's own work, without the
+        kernel's writing of the bytes (system time, which the floor measures)."""
+        return _marginal(self.warm, self.warm_small, "user")
 
 
-def _marginal(big: Timing, small: Timing) -> tuple[float, float]:
+_PER_RUN = {"seconds": "runs", "cpu": "cpus", "user": "users"}
+
+
+def _marginal(big: Timing, small: Timing, what: str) -> float:
+    """Seconds of ``what`` per added function. Runs made in pairs (the big app's run next
+    to the small one's, as the bench takes them): the median of the pairs' differences,
+    so that a drift of the machine's speed between runs hits both sides of a pair."""
     added = big.functions - small.functions
-    return (big.seconds - small.seconds) / added, (big.cpu - small.cpu) / added
+    ours: tuple[float, ...] = getattr(big, _PER_RUN[what])
+    theirs: tuple[float, ...] = getattr(small, _PER_RUN[what])
+    if len(ours) > 1 and len(ours) == len(theirs):
+        return median(a - b for a, b in zip(ours, theirs, strict=True)) / added
+    total: float = getattr(big, what) - getattr(small, what)
+    return total / added
 
 
 @dataclass(frozen=True)
@@ -133,23 +159,22 @@ class Report:
             "Cost per function against the size of the shared dependencies (fastsplit, warm):",
             "",
             "| Dependency set | Installed | Deps zip | Warm, all functions | Per function "
-            "(wall / CPU) | Marginal per function (wall / CPU) | Writing the zips' bytes "
-            "alone, marginal per function (wall / CPU) | fastsplit above writing the bytes, "
-            "marginal per function (wall / CPU) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "(wall / CPU) | Marginal per function: wall / CPU (user + system) | Writing the "
+            "zips' bytes alone, marginal per function: wall / CPU |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for dep in self.deps:
             per = dep.warm.per()
             wall, cpu = dep.marginal
+            user = dep.marginal_user
             floor_wall, floor_cpu = dep.floor_marginal
-            above_wall, above_cpu = dep.above_floor
             lines.append(
                 f"| {dep.name}: {dep.requirements} | {dep.unzipped_mb:.0f} MB | "
                 f"{dep.zip_mb:.1f} MB | {dep.warm.describe()}, {dep.warm.functions} functions "
                 f"| {secs(per.seconds)} / {secs(per.cpu)} | {secs(wall)} / {secs(cpu)} "
-                f"({dep.warm_small.functions} → {dep.warm.functions} functions) | "
-                f"{secs(floor_wall)} / {secs(floor_cpu)} (all functions: "
-                f"{dep.floor.describe()}) | {secs(above_wall)} / {secs(above_cpu)} |"
+                f"({secs(user)} + {secs(cpu - user)}; {dep.warm_small.functions} → "
+                f"{dep.warm.functions} functions) | {secs(floor_wall)} / {secs(floor_cpu)} "
+                f"(all functions: {dep.floor.describe()}) |"
             )
         return lines
 
