@@ -136,13 +136,11 @@ class Bench:
         self._filled[requirements] = cache
         return cold_timing, self.warm(built, requirements, cache=cache, out=out)
 
-    def warm(
-        self, built: Built, requirements: Path, *, cache: Path, out: Path, runs: int = 0
-    ) -> Timing:
+    def warm(self, built: Built, requirements: Path, *, cache: Path, out: Path) -> Timing:
         def run() -> Sample:
             return self.package(built, requirements, cache=cache, out=out)
 
-        return self.repeat("fastsplit warm", runs or self.runs, built.functions, run)
+        return self.repeat("fastsplit warm", self.runs, built.functions, run)
 
     def deps_row(self, name: str, requirements: Path, big: Built, small: Built) -> DepsRow:
         """Warm timings of both apps with one dependency set, sharing one filled cache."""
@@ -152,35 +150,29 @@ class Bench:
         # Only warm runs are timed here: a cache filled by an earlier bench run will do.
         digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
         cache = self._filled.get(requirements) or WORK_ROOT / "deps-cache" / digest
-        outs = {app.name: root / f"dist-{app.name}" for app in (big, small)}
-        for app in (big, small):  # fills the cache and dist/
-            self.package(app, requirements, cache=cache, out=outs[app.name])
+        warm: list[tuple[str, Built, Callable[[], Sample]]] = []
+        floors: list[tuple[str, Built, Callable[[], Sample]]] = []
+        for app in (big, small):
+            out = root / f"dist-{app.name}"
+            self.package(app, requirements, cache=cache, out=out)  # fills cache and dist
+            run = partial(self.package, app, requirements, cache=cache, out=out)
+            warm.append((f"fastsplit warm, {app.name}", app, run))
+            floor = self.write_floor(app, out / "lambda", root / f"floor-{app.name}")
+            floors.append((f"writing the zips' bytes, {app.name}", app, floor))
+        commands = warm + floors
         # The runs take turns (the big app's, the small one's, then writing their zips'
         # bytes alone): the marginal cost per function is a difference of two totals, and
         # this machine's speed drifts by tens of percent within minutes.
-        commands: dict[tuple[str, str], Callable[[], Sample]] = {
-            ("warm", app.name): partial(self.package, app, requirements, cache=cache, out=out)
-            for app, out in ((big, outs[big.name]), (small, outs[small.name]))
-        }
-        for app in (big, small):
-            floor = self.write_floor(app, outs[app.name] / "lambda", root / f"floor-{app.name}")
-            commands["floor", app.name] = floor
-        samples: dict[tuple[str, str], list[Sample]] = {key: [] for key in commands}
+        samples: list[list[Sample]] = [[] for _ in commands]
         for _ in range(max(self.runs, DEPS_MIN_RUNS)):
-            for key, command in commands.items():
-                samples[key].append(_synced(command))
-        labels = {"warm": "fastsplit warm", "floor": "writing the zips' bytes"}
-        timings = {
-            key: _timing(f"{labels[key[0]]}, {key[1]}", runs, functions)
-            for key, runs in samples.items()
-            for functions in [big.functions if key[1] == big.name else small.functions]
-        }
+            for (_, _, command), runs in zip(commands, samples, strict=True):
+                runs.append(_synced(command))
+        timings = [
+            _timing(label, runs, app.functions)
+            for (label, app, _), runs in zip(commands, samples, strict=True)
+        ]
         unzipped, zipped = _deps_sizes(cache)
-        return DepsRow(
-            name, ", ".join(lines), unzipped / MB, zipped / MB,
-            timings["warm", big.name], timings["warm", small.name],
-            timings["floor", big.name], timings["floor", small.name],
-        )  # fmt: skip
+        return DepsRow(name, ", ".join(lines), unzipped / MB, zipped / MB, *timings)
 
     def write_floor(self, built: Built, dist: Path, root: Path) -> Callable[[], Sample]:
         """A run writing the same zips' bytes again, replacing the previous copy

@@ -87,16 +87,11 @@ def loop(event: dict[str, Any], iterations: int, batches: int, names: list[str])
         if answer != expected:
             failing[name] = f"answers {answer[0]} where the handler answers {expected[0]}"
             continue
-        for _ in range(min(50, iterations)):  # lazy first-call work, caches
-            call(event)
-        timed[name] = call
+        timed[name] = _warmed(call, event, iterations)
     twin = ""
     if "again" in names:
         twin = "mangum-off" if "mangum-off" in timed else "mangum"
-        again = _variant(twin, handler)
-        for _ in range(min(50, iterations)):
-            again(event)
-        timed["again"] = again
+        timed["again"] = _warmed(_variant(twin, handler), event, iterations)
     wall: dict[str, list[float]] = {name: [] for name in timed}
     cpu: dict[str, list[float]] = {name: [] for name in timed}
     names = list(timed)
@@ -124,6 +119,13 @@ def loop(event: dict[str, Any], iterations: int, batches: int, names: list[str])
 
 
 CHUNK = 10  # requests a variant serves before the next one's turn
+
+
+def _warmed(call: Any, event: dict[str, Any], iterations: int) -> Any:
+    """``call`` after a few untimed requests (lazy first-call work, caches)."""
+    for _ in range(min(50, iterations)):
+        call(event)
+    return call
 
 
 def _chunks(iterations: int) -> list[int]:

@@ -3,7 +3,7 @@
     python bench/write_floor.py ZIPS ROOT
 
 Copies every ``*.zip`` of the folder ZIPS (a ``dist/lambda``) into a new folder under
-ROOT, inside the kernel as fastsplit's packager does (``os.copy_file_range``), then
+ROOT with the packager's own copy (``os.copy_file_range``, inside the kernel), then
 removes the copy an earlier run left there: what a run that replaces the previous
 ``dist/`` with the same zips cannot do without. No compression, no hashing, no
 installs: the cost of the output's bytes alone, so that what a packager spends above it
@@ -16,15 +16,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fastsplit.packager.zipper import _copy
+
 
 def copy(source: Path, target: Path) -> None:
+    """``source`` into ``target`` the way the packager copies the dependencies' bytes."""
     with open(source, "rb") as reader, open(target, "wb") as writer:
-        count = os.fstat(reader.fileno()).st_size
-        while count:
-            copied = os.copy_file_range(reader.fileno(), writer.fileno(), count)
-            if copied == 0:
-                raise OSError(f"{source} is shorter than it was")
-            count -= copied
+        _copy(reader.fileno(), writer.fileno(), os.fstat(reader.fileno()).st_size)
 
 
 def main() -> None:

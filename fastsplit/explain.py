@@ -98,14 +98,14 @@ def _reason(info: dict[str, Any], packages: dict[str, list[str]]) -> str:
 
 
 def _not_slim(entry: dict[str, Any]) -> list[str]:
-    if entry.get("kind") == "fallback" and entry.get("mode") == "standalone":
+    fallback = entry.get("kind") == "fallback"
+    if fallback and entry.get("mode") == "standalone":
         return ["It imports no application code (the route table is in its handler)."]
-    if entry.get("kind") == "fallback":
-        return [
-            "It imports the whole app and ships every file of it and every dependency: the "
-            "app's middleware or 404/405 handlers shape what requests no route takes get."
-        ]
     lines = ["It imports the whole app and ships every file of it and every dependency."]
+    if fallback:
+        lines.append(
+            "Why: the app's middleware or 404/405 handlers shape what requests no route takes get."
+        )
     if entry.get("not_slim"):
         lines.append(f"Not slim because {entry['not_slim']}")
     return lines

@@ -196,19 +196,23 @@ def defer_pydantic_v1_import() -> None:
         from fastapi._compat import shared
     except ImportError:  # another FastAPI: nothing to spare
         return
-    for name in ("is_pydantic_v1_model_class", "is_pydantic_v1_model_instance"):
-        original = getattr(shared, name, None)
-        if not callable(original) or hasattr(original, "__wrapped__"):
-            continue  # absent, or already deferred
-        quick = _once_pydantic_v1_is_imported(original)
-        # FastAPI's modules hold the function under its name (imported from ``shared``):
-        # replace every reference to it, wherever FastAPI keeps one.
-        for module_name, module in list(sys.modules.items()):
-            if module_name.partition(".")[0] != "fastapi" or module is None:
-                continue
-            for attribute, value in list(vars(module).items()):
-                if value is original:
-                    setattr(module, attribute, quick)
+    quick = {
+        id(original): _once_pydantic_v1_is_imported(original)
+        for name in ("is_pydantic_v1_model_class", "is_pydantic_v1_model_instance")
+        for original in [getattr(shared, name, None)]
+        # absent, or already deferred: nothing to do
+        if callable(original) and not hasattr(original, "__wrapped__")
+    }
+    if not quick:
+        return
+    # FastAPI's modules hold the functions under their names (imported from ``shared``):
+    # replace every reference to them, wherever FastAPI keeps one.
+    for module_name, module in list(sys.modules.items()):
+        if module_name.partition(".")[0] != "fastapi" or module is None:
+            continue
+        for attribute, value in list(vars(module).items()):
+            if id(value) in quick:
+                setattr(module, attribute, quick[id(value)])
 
 
 def _once_pydantic_v1_is_imported(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
